@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Configure (once) and build QEMU in build/qemu/build: x86_64-softmmu with
+# COLO's pieces (replication, colo-proxy), slirp, TCG and KVM, plus the
+# tools (qemu-img) and the test binaries, with ccache.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+tree=${1:-$COLO_FT_BUILD/qemu}
+out=$tree/build
+
+"$COLO_FT_ROOT/scripts/install-build-deps.sh"
+"$COLO_FT_ROOT/scripts/prepare-tree.sh" "$tree"
+
+if [ ! -f "$out/build.ninja" ]; then
+    note "configuring $tree"
+    mkdir -p "$out"
+    (cd "$out" && run_quiet configure ../configure \
+        --python=/usr/bin/python3 \
+        --target-list=x86_64-softmmu \
+        --enable-tcg --enable-kvm --enable-slirp \
+        --enable-replication --enable-colo-proxy \
+        --enable-tools --disable-install-blobs --disable-docs --disable-werror \
+        --disable-gtk --disable-sdl --disable-vnc --disable-opengl \
+        --disable-spice --disable-xen --disable-rust)
+fi
+note "building $out"
+jobs=$(nproc)
+run_quiet "ninja" ninja -C "$out" -j "$jobs" qemu-system-x86_64 qemu-img

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Create build/qemu: a git repository holding the pinned upstream source as
+# one commit tagged 'upstream', with patches/series applied by 'git am'.
+# An existing work tree is left alone (it may hold unexported work).
+#
+# Usage: prepare-tree.sh [DIR]   (default build/qemu)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+tree=${1:-$COLO_FT_BUILD/qemu}
+if [ -d "$tree/.git" ]; then
+    exit 0
+fi
+
+src=$("$COLO_FT_ROOT/scripts/fetch-upstream.sh")
+note "creating $tree from $src"
+mkdir -p "$tree"
+tar -C "$src" --exclude=./debian --exclude=./.pc --exclude=./.colo-ft-verified -cf - . |
+    tar -C "$tree" -xf -
+
+export GIT_AUTHOR_NAME=upstream GIT_AUTHOR_EMAIL=upstream@invalid
+export GIT_COMMITTER_NAME=colo-ft GIT_COMMITTER_EMAIL=colo-ft@invalid
+export GIT_AUTHOR_DATE='2000-01-01T00:00:00Z' GIT_COMMITTER_DATE='2000-01-01T00:00:00Z'
+git -C "$tree" init -q -b master
+git -C "$tree" config core.autocrlf false
+# QEMU's build directory lives inside the tree.
+printf '/build/\n' >>"$tree/.git/info/exclude"
+git -C "$tree" add -A -f .
+git -C "$tree" commit -q --no-verify -m "upstream: $(. "$COLO_FT_ROOT/upstream.conf"; echo "$QEMU_DEB_PACKAGE $QEMU_DEB_VERSION")"
+git -C "$tree" tag upstream
+unset GIT_AUTHOR_DATE GIT_COMMITTER_DATE
+
+"$COLO_FT_ROOT/scripts/apply-series.sh" "$tree"
