@@ -1,0 +1,1 @@
+"""colo-ft lab: a COLO pair of real QEMU processes in network namespaces."""

@@ -1,0 +1,76 @@
+"""Bringing a COLO pair up and failing over, as docs/COLO-FT.txt does it."""
+
+import time
+
+from .qemu import MIGRATION_PORT, NBD_PORT
+from .qmp import QMPError
+from .topology import SECONDARY_FT_IP, LabError
+
+
+def start_colo(primary, secondary, period_ms, capability="x-colo"):
+    """Secondary first (capability, NBD export), then the primary
+    (replication child, capability, checkpoint period, migrate)."""
+    caps = [{"capability": capability, "state": True}]
+    secondary.qmp.cmd("migrate-set-capabilities", capabilities=caps)
+    secondary.qmp.cmd("nbd-server-start", addr={
+        "type": "inet", "data": {"host": SECONDARY_FT_IP, "port": str(NBD_PORT)}})
+    secondary.qmp.cmd("nbd-server-add", device="parent0", writable=True)
+
+    primary.qmp.hmp("drive_add -n buddy driver=replication,mode=primary,"
+                    f"file.driver=nbd,file.host={SECONDARY_FT_IP},file.port={NBD_PORT},"
+                    "file.export=parent0,node-name=replication0")
+    primary.qmp.cmd("x-blockdev-change", parent="colo-disk0", node="replication0")
+    primary.qmp.cmd("migrate-set-capabilities", capabilities=caps)
+    primary.qmp.cmd("migrate-set-parameters", **{"x-checkpoint-delay": period_ms})
+    primary.qmp.cmd("migrate", uri=f"tcp:{SECONDARY_FT_IP}:{MIGRATION_PORT}")
+
+
+def wait_colo(primary, secondary, timeout=120.0):
+    """Wait until both sides report COLO mode."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for vm in (primary, secondary):
+            if not vm.alive():
+                raise LabError(f"{vm.name} exited while COLO was starting: {vm.stderr_tail()}")
+        status = primary.qmp.cmd("query-migrate").get("status")
+        if status in ("failed", "cancelled"):
+            raise LabError(f"migration to the secondary {status}: {primary.stderr_tail()}")
+        if (primary.qmp.cmd("query-colo-status")["mode"] == "primary" and
+                secondary.qmp.cmd("query-colo-status")["mode"] == "secondary"):
+            return
+        time.sleep(0.1)
+    raise LabError(f"COLO did not start within {timeout:.0f} s")
+
+
+def failover_on_secondary(secondary):
+    """The primary died: the secondary takes over (COLO-FT.txt,
+    'Secondary Failover'). The filter-rewriter stays, for the connections
+    opened before the failover."""
+    secondary.qmp.cmd("nbd-server-stop")
+    secondary.qmp.cmd("x-colo-lost-heartbeat")
+    for obj in ("f2", "f1"):
+        secondary.qmp.cmd("object-del", id=obj)
+    for chardev in ("red1", "red0"):
+        secondary.qmp.cmd("chardev-remove", id=chardev)
+
+
+def failover_on_primary(primary):
+    """The secondary died: the primary goes on alone (COLO-FT.txt,
+    'Primary Failover')."""
+    primary.qmp.cmd("x-blockdev-change", parent="colo-disk0", child="children.1")
+    primary.qmp.hmp("drive_del replication0")
+    for obj in ("comp0", "iothread1", "m0", "redire0", "redire1"):
+        primary.qmp.cmd("object-del", id=obj)
+    primary.qmp.cmd("x-colo-lost-heartbeat")
+
+
+def wait_colo_ended(vm, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if vm.qmp.cmd("query-colo-status")["mode"] == "none":
+                return vm.qmp.cmd("query-status")["status"]
+        except QMPError as exc:
+            raise LabError(f"{vm.name} after failover: {exc}") from exc
+        time.sleep(0.05)
+    raise LabError(f"{vm.name} still in COLO mode {timeout:.0f} s after failover")

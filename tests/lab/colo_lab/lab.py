@@ -1,0 +1,191 @@
+"""The Lab: one run's namespaces, QEMU processes, client and logs. Used as
+a context manager, it removes everything it created, also on failure,
+SIGTERM and Ctrl-C."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from . import qemu as q
+from .report import checkpoint_pauses
+from .topology import GUEST_IP, Topology, LabError, preflight, remove_stale_namespaces
+
+LAB_DIR = q.LAB_DIR
+GUEST_URL = f"http://{GUEST_IP}"
+
+
+def _raise_on_sigterm(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+class Workload:
+    """The client in the client namespace; its records arrive in a thread."""
+
+    def __init__(self, netns, first_id=1, timeout=10.0, give_up=60.0):
+        self.records = []
+        self._lock = threading.Lock()
+        env = dict(os.environ, PYTHONPATH=LAB_DIR)
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", netns, sys.executable, "-m", "colo_lab.client",
+             GUEST_URL, "--first-id", str(first_id), "--timeout", str(timeout),
+             "--give-up", str(give_up)],
+            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self._lock:
+                self.records.append(json.loads(line))
+
+    def answered(self, since=0.0):
+        with self._lock:
+            return sum(1 for r in self.records if r.get("answered", 0) > since)
+
+    def stop(self, timeout=90.0):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=5)
+        with self._lock:
+            return list(self.records)
+
+
+class Lab:
+    def __init__(self, scenario, qemu, guest, results_dir, verbose=True):
+        self.scenario = scenario
+        self.qemu = qemu
+        self.guest = guest
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.rundir = os.path.join(results_dir, f"{scenario}-{stamp}-{os.getpid()}")
+        self.topology = Topology()
+        self.vms = {}
+        self.workloads = []
+        self.timeline = []
+        self.verbose = verbose
+        self.t0 = time.time()
+
+    # --- life cycle -------------------------------------------------------
+
+    def __enter__(self):
+        self._old_sigterm = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+        os.makedirs(self.rundir, exist_ok=True)
+        if not os.access(self.qemu, os.X_OK):
+            raise LabError(f"no QEMU binary at {self.qemu}: run 'make qemu'")
+        q.check_firmware()
+        remove_stale_namespaces()
+        preflight()
+        self.topology.create()
+        return self
+
+    def __exit__(self, *exc):
+        for w in self.workloads:
+            w.stop(timeout=5)
+        for vm in self.vms.values():
+            vm.stop()
+        self.topology.remove()
+        signal.signal(signal.SIGTERM, self._old_sigterm)
+        return False
+
+    def event(self, text):
+        t = time.time()
+        self.timeline.append((t, text))
+        if self.verbose:
+            print(f"[{t - self.t0:7.2f}s] {text}", file=sys.stderr, flush=True)
+
+    # --- guests -----------------------------------------------------------
+
+    def start_pair(self, period_ms, capability="x-colo", dirty_kbps=0):
+        from .colo import start_colo, wait_colo
+        q.create_disks(self.qemu, self.rundir, ("primary", "active", "hidden"))
+        shutil.copy(f"{self.rundir}/primary.qcow2", f"{self.rundir}/secondary.qcow2")
+        topo = self.topology
+        self.vms["primary"] = q.VM("primary", self.qemu, topo.primary,
+                                   q.primary_args(self.guest, self.rundir, dirty_kbps),
+                                   self.rundir)
+        self.vms["secondary"] = q.VM("secondary", self.qemu, topo.secondary,
+                                     q.secondary_args(self.guest, self.rundir, dirty_kbps),
+                                     self.rundir)
+        primary, secondary = self.vms["primary"], self.vms["secondary"]
+        secondary.connect()
+        primary.connect()
+        self.event("primary and secondary QEMU started")
+        start_colo(primary, secondary, period_ms, capability)
+        wait_colo(primary, secondary)
+        self.event(f"COLO running ({capability}, checkpoint period {period_ms} ms)")
+        return primary, secondary
+
+    def start_plain(self, dirty_kbps=0):
+        q.create_disks(self.qemu, self.rundir, ("plain",))
+        vm = q.VM("plain", self.qemu, self.topology.primary,
+                  q.plain_args(self.guest, self.rundir, dirty_kbps), self.rundir)
+        self.vms["plain"] = vm
+        vm.connect()
+        self.event("unreplicated guest started")
+        return vm
+
+    def wait_guest_ready(self, vm, timeout=180.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            serial = vm.serial()
+            if "COLO-GUEST-ERROR" in serial:
+                line = serial.split("COLO-GUEST-ERROR", 1)[1].splitlines()[0]
+                raise LabError(f"guest on {vm.name} reports an error:{line}")
+            if "COLO-GUEST-READY" in serial:
+                self.event(f"guest ready on {vm.name}")
+                return
+            if not vm.alive():
+                raise LabError(f"{vm.name} exited: {vm.stderr_tail()}")
+            time.sleep(0.2)
+        raise LabError(f"guest on {vm.name} not ready after {timeout:.0f} s")
+
+    # --- client -------------------------------------------------------------
+
+    def client_get(self, path, timeout=10.0):
+        env = dict(os.environ, PYTHONPATH=LAB_DIR)
+        proc = subprocess.run(
+            ["ip", "netns", "exec", self.topology.client, sys.executable, "-m",
+             "colo_lab.client", GUEST_URL, "--get", path, "--timeout", str(timeout)],
+            capture_output=True, text=True, env=env, timeout=timeout + 30)
+        if proc.returncode != 0:
+            raise LabError(f"GET {path}: {proc.stderr.strip()}")
+        return proc.stdout.strip()
+
+    def start_workload(self, **kw):
+        w = Workload(self.topology.client, **kw)
+        self.workloads.append(w)
+        return w
+
+    # --- progress -------------------------------------------------------------
+
+    def checkpoints(self, vm_name="primary"):
+        return len(checkpoint_pauses(self.vms[vm_name].trace_path))
+
+    def wait_until(self, what, cond, timeout, stall=None, progress=None):
+        """Poll cond() until true. With stall and progress, fail when
+        progress() has not changed for stall seconds."""
+        deadline = time.monotonic() + timeout
+        last, last_change = None, time.monotonic()
+        while not cond():
+            now = time.monotonic()
+            if progress is not None:
+                cur = progress()
+                if cur != last:
+                    last, last_change = cur, now
+                elif stall and now - last_change > stall:
+                    raise LabError(f"{what}: no progress for {stall:.0f} s (stuck at {cur})")
+            if now > deadline:
+                raise LabError(f"{what}: not reached within {timeout:.0f} s")
+            for vm in self.vms.values():
+                if vm.expected_alive and not vm.alive():
+                    raise LabError(f"{vm.name} exited: {vm.stderr_tail()}")
+            time.sleep(0.1)

@@ -1,0 +1,161 @@
+"""QEMU processes of the lab: command lines for the primary and the
+secondary of upstream's COLO stack (colo-compare with filter-mirror,
+-redirector and -rewriter; quorum plus replication over NBD)."""
+
+import os
+import signal
+import subprocess
+
+from .qmp import QMP
+from .topology import GUEST_IP, LAN_PREFIX, PRIMARY_FT_IP, SECONDARY_FT_IP, LabError
+
+FIRMWARE_DIRS = ("/usr/share/seabios", "/usr/lib/ipxe/qemu", "/usr/share/qemu")
+GUEST_MAC = "52:54:00:77:00:10"
+DISK_SIZE = "64M"
+MIGRATION_PORT = 9998
+NBD_PORT = 9999
+TRACE_EVENTS = ("colo_vm_state_change", "colo_send_message",
+                "colo_receive_message", "colo_failover_set_state",
+                "colo_flush_ram_cache_begin", "colo_flush_ram_cache_end")
+
+LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def check_firmware():
+    for name, where in (("bios-256k.bin", "seabios"), ("efi-e1000.rom", "ipxe-qemu"),
+                        ("linuxboot_dma.bin", "qemu-system-data")):
+        if not any(os.path.exists(os.path.join(d, name)) for d in FIRMWARE_DIRS):
+            raise LabError(f"firmware {name} missing: install Debian's {where}")
+
+
+def qemu_img(qemu, *args):
+    img = os.path.join(os.path.dirname(qemu), "qemu-img")
+    proc = subprocess.run([img, *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise LabError(f"qemu-img {' '.join(args)}: {proc.stderr.strip()}")
+
+
+def common_args(name, guest, rundir, dirty_kbps=0):
+    args = ["-name", name, "-machine", "pc", "-accel", "tcg",
+            "-m", "256", "-smp", "1", "-nodefaults", "-display", "none",
+            "-kernel", os.path.join(guest, "vmlinuz"),
+            "-initrd", os.path.join(guest, "initrd.img"),
+            "-append", f"console=ttyS0 ipv6.disable=1 quiet panic=-1 "
+                       f"colo.ip={GUEST_IP}/{LAN_PREFIX} colo.dirty_kbps={dirty_kbps}",
+            "-chardev", f"file,id=serial0,path={rundir}/{name}-serial.log",
+            "-serial", "chardev:serial0",
+            "-qmp", f"unix:{rundir}/{name}-qmp.sock,server=on,wait=off",
+            "-msg", "timestamp=on", "-D", f"{rundir}/{name}-trace.log",
+            "-netdev", f"tap,id=hn0,vhost=off,ifname=tap0,"
+                       f"script={LAB_DIR}/tap-up.sh,downscript=no",
+            "-device", f"e1000,id=e0,netdev=hn0,mac={GUEST_MAC}"]
+    for d in FIRMWARE_DIRS:
+        args += ["-L", d]
+    for ev in TRACE_EVENTS:
+        args += ["-trace", ev]
+    return args
+
+
+def primary_args(guest, rundir, dirty_kbps=0):
+    sock = "socket,id={},host={},port={},server=on,wait={}"
+    return common_args("primary", guest, rundir, dirty_kbps) + [
+        "-chardev", sock.format("mirror0", PRIMARY_FT_IP, 9003, "off"),
+        "-chardev", sock.format("compare1", PRIMARY_FT_IP, 9004, "on"),
+        "-chardev", sock.format("compare0", "127.0.0.1", 9001, "off"),
+        "-chardev", "socket,id=compare0-0,host=127.0.0.1,port=9001",
+        "-chardev", sock.format("compare_out", "127.0.0.1", 9005, "off"),
+        "-chardev", "socket,id=compare_out0,host=127.0.0.1,port=9005",
+        "-object", "filter-mirror,id=m0,netdev=hn0,queue=tx,outdev=mirror0",
+        "-object", "filter-redirector,id=redire0,netdev=hn0,queue=rx,indev=compare_out",
+        "-object", "filter-redirector,id=redire1,netdev=hn0,queue=rx,outdev=compare0",
+        "-object", "iothread,id=iothread1",
+        "-object", "colo-compare,id=comp0,primary_in=compare0-0,secondary_in=compare1,"
+                   "outdev=compare_out0,iothread=iothread1",
+        "-drive", "if=ide,id=colo-disk0,driver=quorum,read-pattern=fifo,vote-threshold=1,"
+                  f"children.0.file.filename={rundir}/primary.qcow2,children.0.driver=qcow2",
+        "-S"]
+
+
+def secondary_args(guest, rundir, dirty_kbps=0):
+    chardev = "socket,id={},host=" + PRIMARY_FT_IP + ",port={},reconnect-ms=1000"
+    return common_args("secondary", guest, rundir, dirty_kbps) + [
+        "-chardev", chardev.format("red0", 9003),
+        "-chardev", chardev.format("red1", 9004),
+        "-object", "filter-redirector,id=f1,netdev=hn0,queue=tx,indev=red0",
+        "-object", "filter-redirector,id=f2,netdev=hn0,queue=rx,outdev=red1",
+        "-object", "filter-rewriter,id=rew0,netdev=hn0,queue=all",
+        "-drive", f"if=none,id=parent0,file.filename={rundir}/secondary.qcow2,driver=qcow2",
+        "-drive", "if=none,id=childs0,driver=replication,mode=secondary,file.driver=qcow2,"
+                  f"top-id=colo-disk0,file.file.filename={rundir}/active.qcow2,"
+                  f"file.backing.driver=qcow2,file.backing.file.filename={rundir}/hidden.qcow2,"
+                  "file.backing.backing=parent0",
+        "-drive", "if=ide,id=colo-disk0,driver=quorum,read-pattern=fifo,vote-threshold=1,"
+                  "children.0=childs0",
+        "-incoming", f"tcp:{SECONDARY_FT_IP}:{MIGRATION_PORT}"]
+
+
+def plain_args(guest, rundir, dirty_kbps=0):
+    """An unreplicated guest with the same hardware, for comparisons."""
+    return common_args("plain", guest, rundir, dirty_kbps) + [
+        "-drive", f"if=ide,id=disk0,file={rundir}/plain.qcow2,format=qcow2"]
+
+
+def create_disks(qemu, rundir, names):
+    for name in names:
+        qemu_img(qemu, "create", "-q", "-f", "qcow2", f"{rundir}/{name}.qcow2", DISK_SIZE)
+
+
+class VM:
+    """A QEMU process started in a network namespace."""
+
+    def __init__(self, name, qemu, netns, args, rundir):
+        self.name = name
+        self.rundir = rundir
+        self.trace_path = f"{rundir}/{name}-trace.log"
+        self.serial_path = f"{rundir}/{name}-serial.log"
+        self.qmp_path = f"{rundir}/{name}-qmp.sock"
+        self.qmp = None
+        self.expected_alive = True
+        self._stderr = open(f"{rundir}/{name}-stderr.log", "w")
+        self.proc = subprocess.Popen(["ip", "netns", "exec", netns, qemu, *args],
+                                     stdin=subprocess.DEVNULL, stdout=self._stderr,
+                                     stderr=subprocess.STDOUT)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def connect(self, timeout=60.0):
+        self.qmp = QMP(self.qmp_path, self.name, timeout, alive=self.alive)
+        return self.qmp
+
+    def serial(self):
+        try:
+            with open(self.serial_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stderr_tail(self, lines=3):
+        self._stderr.flush()
+        with open(f"{self.rundir}/{self.name}-stderr.log", errors="replace") as f:
+            return " | ".join(f.read().strip().splitlines()[-lines:])
+
+    def kill(self):
+        """SIGKILL, as a dying host would."""
+        self.expected_alive = False
+        if self.alive():
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        if self.qmp:
+            self.qmp.close()
+
+    def stop(self):
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self.qmp:
+            self.qmp.close()
+        self._stderr.close()

@@ -1,0 +1,82 @@
+"""Figures of a lab run: checkpoints and pauses from the trace events,
+request accounting from the client's records."""
+
+import re
+import statistics
+
+TRACE_LINE = re.compile(r"^\d+@(\d+\.\d+):(\w+) (.*)$")
+
+
+def trace_events(path):
+    """(host time, event name, text) of each trace line."""
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                m = TRACE_LINE.match(line)
+                if m:
+                    yield float(m.group(1)), m.group(2), m.group(3)
+    except FileNotFoundError:
+        return
+
+
+def checkpoint_pauses(path):
+    """(stop time, pause seconds) of each completed checkpoint: a
+    'run' => 'stop' followed by 'stop' => 'run' of colo_vm_state_change."""
+    pauses, stopped_at = [], None
+    for t, name, text in trace_events(path):
+        if name != "colo_vm_state_change":
+            continue
+        if "'run' => 'stop'" in text:
+            stopped_at = t
+        elif "'stop' => 'run'" in text and stopped_at is not None:
+            pauses.append((stopped_at, t - stopped_at))
+            stopped_at = None
+    return pauses
+
+
+def percentile(values, pct):
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def pause_summary(pauses):
+    ms = [p * 1000 for _, p in pauses]
+    if not ms:
+        return {"median": None, "p95": None, "max": None}
+    return {"median": round(statistics.median(ms), 1),
+            "p95": round(percentile(ms, 95), 1),
+            "max": round(max(ms), 1)}
+
+
+def request_summary(records):
+    """Counts every request: answered, lost, processed twice (the guest's
+    own 'seen' count), and counter anomalies between consecutive answers:
+    a jump of more than one (a request processed that nobody sent or that
+    was processed twice) or a step back (guest state older than an answer
+    the client already had)."""
+    answered = [r for r in records if "answered" in r]
+    lost = [r for r in records if r.get("lost")]
+    duplicated = sum(1 for r in answered if r["seen"] > 1)
+    gaps = rollbacks = 0
+    prev = None
+    lost_ids = {r["id"] for r in lost}
+    for r in sorted(answered, key=lambda r: r["id"]):
+        if prev is not None:
+            step = r["count"] - prev["count"]
+            unanswered_between = sum(1 for i in range(prev["id"] + 1, r["id"]) if i in lost_ids)
+            if step <= 0:
+                rollbacks += 1
+            elif step > 1 + unanswered_between:
+                gaps += 1
+        prev = r
+    return {"sent": len(records), "answered": len(answered), "lost": len(lost),
+            "duplicated": duplicated, "counter_gaps": gaps, "counter_rollbacks": rollbacks,
+            "retried": sum(1 for r in records if r["attempts"] > 1)}
+
+
+def first_answer_after(records, t):
+    times = [r["answered"] for r in records if r.get("answered", 0) > t]
+    return min(times) - t if times else None

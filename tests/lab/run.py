@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Run one lab scenario; the last line printed is its JSON summary.
+
+  run.py SCENARIO --qemu PATH --guest DIR [options]
+
+Exit status: 0 passed, 1 failed, 2 the lab could not run.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from colo_lab.lab import Lab  # noqa: E402
+from colo_lab.qmp import QMPError  # noqa: E402
+from colo_lab.scenarios import SCENARIOS  # noqa: E402
+from colo_lab.topology import LabError  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("scenario", choices=sorted(SCENARIOS))
+    ap.add_argument("--qemu", required=True)
+    ap.add_argument("--guest", required=True, help="directory with vmlinuz and initrd.img")
+    ap.add_argument("--results", default="results/lab")
+    ap.add_argument("--capability", default="x-colo")
+    ap.add_argument("--period", type=int, default=1000, help="checkpoint period, ms")
+    ap.add_argument("--checkpoints", type=int, default=30)
+    ap.add_argument("--before-kill", type=int, default=20)
+    ap.add_argument("--after-kill", type=int, default=20)
+    ap.add_argument("--max-gap", type=float, default=2.0)
+    ap.add_argument("--quiet", action="store_true")
+    opts = ap.parse_args()
+
+    summary = {"scenario": opts.scenario}
+    try:
+        with Lab(opts.scenario, opts.qemu, opts.guest, opts.results,
+                 verbose=not opts.quiet) as lab:
+            try:
+                summary, failures = SCENARIOS[opts.scenario](lab, opts)
+            finally:
+                with open(os.path.join(lab.rundir, "timeline.json"), "w") as f:
+                    json.dump([[t - lab.t0, text] for t, text in lab.timeline], f, indent=1)
+    except (LabError, QMPError) as exc:
+        summary.update(ok=False, error=str(exc))
+        print(f"lab: error: {exc}", file=sys.stderr)
+        print(json.dumps(summary))
+        return 2 if isinstance(exc, LabError) and "unavailable" in str(exc) else 1
+    except KeyboardInterrupt:
+        print("lab: interrupted; everything it created was removed", file=sys.stderr)
+        return 130
+    summary["ok"] = not failures
+    summary["failures"] = failures
+    with open(os.path.join(summary["rundir"], "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print(json.dumps(summary))
+    return 0 if not failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
