@@ -25,7 +25,8 @@ meson_ok() {
 apt_install_missing build-essential pkg-config ninja-build ccache git \
     python3 python3-venv python3-setuptools \
     libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev libslirp-dev \
-    libnetfilter-queue-dev libnfnetlink-dev libaio-dev flex bison
+    libnetfilter-queue-dev libnfnetlink-dev libaio-dev flex bison \
+    seabios ipxe-qemu qemu-system-data
 
 if ! meson_ok; then
     enable_backports

@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 tree=${1:-$COLO_FT_BUILD/qemu}
-if [ -d "$tree/.git" ]; then
+if [ -e "$tree/.git" ]; then
     exit 0
 fi
 

@@ -8,6 +8,8 @@ SIGTERM it finishes the request in flight and exits.
 
   python3 -m colo_lab.client URL [--requests N] [--timeout S] [--give-up S]
   python3 -m colo_lab.client URL --get PATH     (one request, body printed)
+  python3 -m colo_lab.client URL --rate N       (N requests, JSON timing)
+  python3 -m colo_lab.client URL --bulk KIB --repeat R   (downloads, JSON timing)
 """
 
 import argparse
@@ -60,6 +62,23 @@ def one_request(base, rid, timeout, give_up):
             time.sleep(0.05)
 
 
+def measure_rate(base, first_id, n, timeout):
+    t0 = time.monotonic()
+    for rid in range(first_id, first_id + n):
+        parse_answer(get(f"{base}/cgi-bin/count?id={rid}", timeout))
+    return {"requests": n, "seconds": time.monotonic() - t0}
+
+
+def measure_bulk(base, kib, repeat, timeout):
+    total, t0 = 0, time.monotonic()
+    for _ in range(repeat):
+        with urllib.request.urlopen(f"{base}/cgi-bin/blob?kib={kib}", timeout=timeout) as r:
+            total += len(r.read())
+    if total != kib * 1024 * repeat:
+        raise ValueError(f"got {total} bytes, expected {kib * 1024 * repeat}")
+    return {"bytes": total, "seconds": time.monotonic() - t0}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("url")
@@ -68,7 +87,22 @@ def main():
     ap.add_argument("--give-up", type=float, default=60.0)
     ap.add_argument("--first-id", type=int, default=1)
     ap.add_argument("--get")
+    ap.add_argument("--rate", type=int)
+    ap.add_argument("--bulk", type=int)
+    ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
+
+    if args.rate or args.bulk:
+        try:
+            if args.rate:
+                res = measure_rate(args.url, args.first_id, args.rate, args.timeout)
+            else:
+                res = measure_bulk(args.url, args.bulk, args.repeat, args.timeout)
+        except (OSError, urllib.error.URLError, ValueError, KeyError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(1)
+        print(json.dumps(res))
+        return
 
     if args.get:
         try:

@@ -4,8 +4,10 @@ SIGTERM and Ctrl-C."""
 
 import json
 import os
+import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -150,15 +152,35 @@ class Lab:
 
     # --- client -------------------------------------------------------------
 
-    def client_get(self, path, timeout=10.0):
+    def client(self, *args, timeout=10.0, limit=120.0):
+        """Run the client once in the client namespace; its stdout."""
         env = dict(os.environ, PYTHONPATH=LAB_DIR)
-        proc = subprocess.run(
-            ["ip", "netns", "exec", self.topology.client, sys.executable, "-m",
-             "colo_lab.client", GUEST_URL, "--get", path, "--timeout", str(timeout)],
-            capture_output=True, text=True, env=env, timeout=timeout + 30)
+        try:
+            proc = subprocess.run(
+                ["ip", "netns", "exec", self.topology.client, sys.executable, "-m",
+                 "colo_lab.client", GUEST_URL, "--timeout", str(timeout), *args],
+                capture_output=True, text=True, env=env, timeout=limit)
+        except subprocess.TimeoutExpired as exc:
+            raise LabError(f"client {' '.join(args)}: no result in {limit:.0f} s") from exc
         if proc.returncode != 0:
-            raise LabError(f"GET {path}: {proc.stderr.strip()}")
+            raise LabError(f"client {' '.join(args)}: {proc.stderr.strip()}")
         return proc.stdout.strip()
+
+    def client_get(self, path, timeout=10.0):
+        return self.client("--get", path, timeout=timeout, limit=timeout + 30)
+
+    def ping(self, count=20, interval=0.2):
+        """Median ICMP round trip from the client to the guest, ms; one
+        packet first, so that ARP is not measured."""
+        cmd = ["ip", "netns", "exec", self.topology.client, "ping", "-n", "-W", "2",
+               "-i", str(interval), GUEST_IP]
+        subprocess.run(cmd + ["-c", "1"], capture_output=True, timeout=30)
+        proc = subprocess.run(cmd + ["-c", str(count)], capture_output=True, text=True,
+                              timeout=count * (interval + 2) + 30)
+        rtts = [float(m) for m in re.findall(r"time=([0-9.]+) ms", proc.stdout)]
+        if not rtts:
+            raise LabError(f"ping: no reply ({proc.stdout.strip().splitlines()[-1:]})")
+        return statistics.median(rtts)
 
     def start_workload(self, **kw):
         w = Workload(self.topology.client, **kw)

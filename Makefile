@@ -1,0 +1,65 @@
+# colo-ft: production COLO fault tolerance for QEMU, as a patch series
+# against the pinned upstream in upstream.conf. 'make help' lists targets.
+
+SHELL := /bin/bash
+ROOT := $(CURDIR)
+QEMU_TREE := $(ROOT)/build/qemu
+UPSTREAM_TREE := $(ROOT)/build/upstream
+QEMU_BIN := $(QEMU_TREE)/build/qemu-system-x86_64
+UPSTREAM_BIN := $(UPSTREAM_TREE)/build/qemu-system-x86_64
+PYTHON := /usr/bin/python3
+LAB := $(PYTHON) tests/lab/run.py
+GUEST = $$(tests/guest/build-guest.sh)
+
+.PHONY: help qemu qemu-path upstream-qemu export series-check guest lab-deps \
+	demo check check-upstream check-lab bench clean
+
+help:
+	@echo "make qemu          prepare build/qemu (upstream + patches/) and build it"
+	@echo "make demo          build what is missing, run a COLO pair through a failover"
+	@echo "make check         upstream's tests for what the series touches, then the lab"
+	@echo "make bench         unpatched upstream vs the series, ratios in results/bench/"
+	@echo "make export        write build/qemu's commits back to patches/"
+	@echo "make series-check  fail when build/qemu and patches/ disagree"
+	@echo "make -s qemu-path  print the path of the patched qemu-system-x86_64"
+
+qemu:
+	@scripts/build-qemu.sh "$(QEMU_TREE)"
+
+qemu-path:
+	@echo "$(QEMU_BIN)"
+
+upstream-qemu: qemu
+	@scripts/prepare-upstream-tree.sh "$(UPSTREAM_TREE)"
+	@scripts/build-qemu.sh "$(UPSTREAM_TREE)"
+
+export:
+	@scripts/export-series.sh
+
+series-check:
+	@scripts/series-check.sh
+
+guest:
+	@tests/guest/build-guest.sh
+
+lab-deps:
+	@scripts/install-lab-deps.sh
+
+demo: qemu lab-deps
+	@$(PYTHON) tests/lab/demo.py --qemu "$(QEMU_BIN)" --guest "$(GUEST)"
+
+check: qemu lab-deps
+	@tests/check.sh "$(QEMU_TREE)"
+
+check-upstream: qemu
+	@CHECK_ONLY=upstream tests/check.sh "$(QEMU_TREE)"
+
+check-lab: qemu lab-deps
+	@CHECK_ONLY=lab tests/check.sh "$(QEMU_TREE)"
+
+bench: upstream-qemu lab-deps
+	@$(PYTHON) tests/bench/bench.py --upstream "$(UPSTREAM_BIN)" --series "$(QEMU_BIN)" \
+		--guest "$(GUEST)"
+
+clean:
+	rm -rf build results

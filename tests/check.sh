@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# make check: upstream's tests for what the series touches, then the lab
+# scenarios. Every TAP case of upstream's binaries and every lab scenario
+# counts as one test; the last line is "check: N passed, N failed".
+#
+# Usage: tests/check.sh QEMU_TREE    (CHECK_ONLY=upstream|lab to narrow)
+set -uo pipefail
+. "$(dirname "$0")/../scripts/lib.sh"
+
+tree=$1
+out=$tree/build
+logs=$COLO_FT_ROOT/results/check
+mkdir -p "$logs"
+passed=0
+failed=0
+failures=()
+
+# Upstream binaries: unit tests and qtests, and how long each may take.
+UPSTREAM_TESTS=(
+    "tests/unit/test-replication 120"
+    "tests/qtest/test-filter-mirror 120"
+    "tests/qtest/test-filter-redirector 120"
+    "tests/qtest/migration-test 900"
+)
+LAB_SCENARIOS=(steady kill-primary kill-secondary)
+
+# Count a TAP log's cases.
+count_tap() {
+    local log=$1 name=$2 ok bad
+    ok=$(grep -c '^ok ' "$log")
+    bad=$(grep -c '^not ok ' "$log")
+    passed=$((passed + ok))
+    failed=$((failed + bad))
+    grep '^not ok ' "$log" | sed "s|^|$name: |" | while read -r l; do echo "  $l"; done
+    [ "$bad" -eq 0 ] || failures+=("$name")
+}
+
+run_upstream() {
+    local entry bin limit name log rc
+    run_quiet "building the tests" ninja -C "$out" \
+        $(for entry in "${UPSTREAM_TESTS[@]}"; do echo "${entry%% *}"; done)
+    for entry in "${UPSTREAM_TESTS[@]}"; do
+        bin=${entry%% *}
+        limit=${entry##* }
+        name=${bin##*/}
+        log=$logs/$name.log
+        (cd "$out" && QTEST_QEMU_BINARY=./qemu-system-x86_64 QTEST_QEMU_IMG=./qemu-img \
+            timeout "$limit" "./$bin" --tap -k) >"$log" 2>&1
+        rc=$?
+        count_tap "$log" "$name"
+        if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
+            echo "  $name: exited with status $rc (see $log)"
+            failed=$((failed + 1))
+            failures+=("$name")
+        fi
+        echo "$name: $(grep -c '^ok ' "$log") passed, $(grep -c '^not ok ' "$log") failed"
+    done
+}
+
+run_lab() {
+    local scenario log guest
+    guest=$("$COLO_FT_ROOT/tests/guest/build-guest.sh") || { failed=$((failed + 1)); return; }
+    for scenario in "${LAB_SCENARIOS[@]}"; do
+        log=$logs/lab-$scenario.log
+        if timeout 600 /usr/bin/python3 "$COLO_FT_ROOT/tests/lab/run.py" "$scenario" \
+                --qemu "$out/qemu-system-x86_64" --guest "$guest" \
+                --results "$COLO_FT_ROOT/results/lab" >"$log" 2>&1; then
+            passed=$((passed + 1))
+            echo "ok lab/$scenario: $(tail -1 "$log")"
+        else
+            failed=$((failed + 1))
+            failures+=("lab/$scenario")
+            echo "not ok lab/$scenario: $(grep -h 'lab: error' "$log" | tail -1)"
+            echo "  $(tail -1 "$log")"
+        fi
+    done
+}
+
+case "${CHECK_ONLY:-all}" in
+    upstream) run_upstream ;;
+    lab) run_lab ;;
+    *) run_upstream; run_lab ;;
+esac
+
+[ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]} (logs in results/check/)"
+echo "check: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
