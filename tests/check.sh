@@ -76,10 +76,50 @@ run_lab() {
     done
 }
 
+# The harness's own unit tests (unittest -v: one line per case).
+run_selftest() {
+    local log=$logs/selftest.log ok bad
+    /usr/bin/python3 -m unittest discover -v -s "$COLO_FT_ROOT/tests/selftest" >"$log" 2>&1
+    ok=$(grep -c '\.\.\. ok$' "$log")
+    bad=$(grep -c '\.\.\. \(FAIL\|ERROR\)$' "$log")
+    passed=$((passed + ok))
+    failed=$((failed + bad))
+    [ "$bad" -eq 0 ] || { failures+=(selftest); grep '\.\.\. \(FAIL\|ERROR\)$' "$log"; }
+    echo "selftest: $ok passed, $bad failed"
+}
+
+# The series: applies to a fresh upstream tree; every patch passes checkpatch.
+run_series() {
+    local patch
+    if "$COLO_FT_ROOT/scripts/series-check.sh" >"$logs/series-check.log" 2>&1; then
+        passed=$((passed + 1))
+        echo "ok series-check"
+    else
+        failed=$((failed + 1))
+        failures+=(series-check)
+        echo "not ok series-check"
+        sed 's/^/  /' "$logs/series-check.log"
+    fi
+    while read -r patch; do
+        case "$patch" in ''|'#'*) continue ;; esac
+        if perl "$tree/scripts/checkpatch.pl" -q "$COLO_FT_ROOT/patches/$patch" \
+                >"$logs/checkpatch.log" 2>&1; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+            failures+=("checkpatch:$patch")
+            echo "not ok checkpatch $patch"
+            sed 's/^/  /' "$logs/checkpatch.log"
+        fi
+    done <"$COLO_FT_ROOT/patches/series"
+    echo "series: checked $(grep -cv '^\s*\(#\|$\)' "$COLO_FT_ROOT/patches/series") patches"
+}
+
 case "${CHECK_ONLY:-all}" in
     upstream) run_upstream ;;
     lab) run_lab ;;
-    *) run_upstream; run_lab ;;
+    self) run_selftest; run_series ;;
+    *) run_selftest; run_series; run_upstream; run_lab ;;
 esac
 
 [ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]} (logs in results/check/)"

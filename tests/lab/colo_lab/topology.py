@@ -32,9 +32,13 @@ class LabError(Exception):
 def run(*cmd, check=True):
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if check and proc.returncode != 0:
-        err = (proc.stderr or proc.stdout).strip().splitlines()
-        raise LabError(f"{' '.join(cmd)}: {err[-1] if err else 'failed'}")
+        raise LabError(f"{' '.join(cmd)}: {_last_line(proc)}")
     return proc
+
+
+def _last_line(proc):
+    lines = (proc.stderr or proc.stdout or "").strip().splitlines()
+    return lines[-1] if lines else f"exit status {proc.returncode}"
 
 
 def _pid_alive(pid):
@@ -65,15 +69,15 @@ def preflight():
     probe = f"{PREFIX}{os.getpid()}-probe"
     proc = run("ip", "netns", "add", probe, check=False)
     if proc.returncode != 0:
-        raise LabError("network namespaces are unavailable: " + proc.stderr.strip())
+        raise LabError("network namespaces are unavailable: " + _last_line(proc))
     try:
         proc = run("ip", "-n", probe, "link", "add", "br0", "type", "bridge", check=False)
         if proc.returncode != 0:
-            raise LabError("the kernel cannot create bridges: " + proc.stderr.strip())
+            raise LabError("the kernel cannot create bridges: " + _last_line(proc))
         proc = run("ip", "-n", probe, "link", "add", "v0", "type", "veth",
                    "peer", "name", "v1", check=False)
         if proc.returncode != 0:
-            raise LabError("the kernel cannot create veth pairs: " + proc.stderr.strip())
+            raise LabError("the kernel cannot create veth pairs: " + _last_line(proc))
     finally:
         run("ip", "netns", "del", probe, check=False)
 
