@@ -44,7 +44,8 @@ run_upstream() {
         limit=${entry##* }
         name=${bin##*/}
         log=$logs/$name.log
-        (cd "$out" && QTEST_QEMU_BINARY=./qemu-system-x86_64 QTEST_QEMU_IMG=./qemu-img \
+        (cd "$out" && PYTHON=$out/pyvenv/bin/python3 \
+            QTEST_QEMU_BINARY=./qemu-system-x86_64 QTEST_QEMU_IMG=./qemu-img \
             timeout "$limit" "./$bin" --tap -k) >"$log" 2>&1
         rc=$?
         count_tap "$log" "$name"

@@ -80,6 +80,8 @@ class Lab:
 
     def __enter__(self):
         self._old_sigterm = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+        # Ctrl-C cleans up too, even where SIGINT was inherited as ignored.
+        self._old_sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
         os.makedirs(self.rundir, exist_ok=True)
         if not os.access(self.qemu, os.X_OK):
             raise LabError(f"no QEMU binary at {self.qemu}: run 'make qemu'")
@@ -96,6 +98,7 @@ class Lab:
             vm.stop()
         self.topology.remove()
         signal.signal(signal.SIGTERM, self._old_sigterm)
+        signal.signal(signal.SIGINT, self._old_sigint)
         return False
 
     def event(self, text):

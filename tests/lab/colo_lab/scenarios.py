@@ -31,11 +31,16 @@ def steady(lab, opts):
     lab.wait_guest_ready(lab.vms["primary"])
     start = lab.checkpoints()
     work = lab.start_workload()
-    want = start + opts.checkpoints
-    lab.wait_until(f"{opts.checkpoints} checkpoints", lambda: lab.checkpoints() >= want,
-                   timeout=opts.checkpoints * opts.period / 1000 * 4 + 60,
-                   stall=max(15, opts.period / 1000 * 5), progress=lab.checkpoints)
-    lab.event(f"{lab.checkpoints() - start} checkpoints under load")
+    step = 10
+    for done in range(min(step, opts.checkpoints), opts.checkpoints + step, step):
+        done = min(done, opts.checkpoints)
+        lab.wait_until(f"{done} checkpoints", lambda: lab.checkpoints() >= start + done,
+                       timeout=step * opts.period / 1000 * 4 + 60,
+                       stall=max(15, opts.period / 1000 * 5), progress=lab.checkpoints)
+        lab.event(f"{lab.checkpoints() - start} checkpoints under load, "
+                  f"{work.answered()} requests answered")
+        if done == opts.checkpoints:
+            break
     records = work.stop()
     summary = _base_summary(lab, "steady")
     summary["checkpoints_under_load"] = lab.checkpoints() - start
@@ -66,7 +71,8 @@ def _failover(lab, opts, victim):
     victim_vm, survivor = lab.vms[victim], lab.vms[survivor_name]
     t_kill = time.time()
     victim_vm.kill()
-    lab.event(f"{victim} killed (SIGKILL) after {work.answered()} answered requests")
+    lab.event(f"{victim} killed (SIGKILL) after {lab.checkpoints()} checkpoints and "
+              f"{work.answered()} answered requests")
     if victim == "primary":
         colo.failover_on_secondary(survivor)
     else:
