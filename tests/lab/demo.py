@@ -32,6 +32,12 @@ def describe(s):
                    f"{p.get('median')}/{p.get('p95')}/{p.get('max')}")
         out.append(f"  requests sent {req['sent']}, answered {req['answered']}, "
                    f"lost {req['lost']}, duplicated {req['duplicated']}")
+    st = s.get("colo_stats")
+    if st:
+        out.append(f"  QEMU's own figures: {st['checkpoints']} checkpoints "
+                   f"({st['periodic']} periodic, {st['mismatch']} on mismatch), "
+                   f"pause mean/max {st['pause-mean-us'] / 1000:.1f}/"
+                   f"{st['pause-max-us'] / 1000:.1f} ms")
     if "failover_gap_s" in s:
         out.append(f"  first request served {s['failover_gap_s']} s after the kill; "
                    f"disk marker {'read back' if s['disk_marker']['ok'] else 'LOST'}")

@@ -16,6 +16,28 @@ def _base_summary(lab, name):
             "pause_ms": pause_summary(pauses), "rundir": lab.rundir}
 
 
+STAT_KEYS = ("checkpoints", "periodic", "mismatch", "request", "other",
+             "pause-mean-us", "pause-max-us", "ram-bytes-total",
+             "device-bytes-total", "mismatches", "failovers")
+
+
+def colo_stats(vm):
+    """query-colo-status' statistics (None on a QEMU without them)."""
+    stats = vm.qmp.cmd("query-colo-status").get("stats")
+    return {k: stats[k] for k in STAT_KEYS} if stats else None
+
+
+def _check_stats_agree(summary, failures):
+    """QEMU's own checkpoint count must match the one from trace events
+    (the primary may be one checkpoint further when it is asked)."""
+    stats = summary.get("colo_stats")
+    if stats is None:
+        return
+    if not 0 <= stats["checkpoints"] - summary["checkpoints"] <= 1:
+        failures.append(f"query-colo-status counts {stats['checkpoints']} checkpoints, "
+                        f"the trace {summary['checkpoints']}")
+
+
 def _check_requests(summary, failures):
     req = summary["requests"]
     if req["answered"] == 0:
@@ -42,10 +64,13 @@ def steady(lab, opts):
         if done == opts.checkpoints:
             break
     records = work.stop()
+    stats = colo_stats(lab.vms["primary"])
     summary = _base_summary(lab, "steady")
+    summary["colo_stats"] = stats
     summary["checkpoints_under_load"] = lab.checkpoints() - start
     summary["requests"] = request_summary(records)
     failures = []
+    _check_stats_agree(summary, failures)
     if summary["checkpoints_under_load"] < opts.checkpoints:
         failures.append(f"only {summary['checkpoints_under_load']} checkpoints")
     _check_requests(summary, failures)
@@ -90,6 +115,7 @@ def _failover(lab, opts, victim):
     lab.event(f"disk marker read back from the {survivor_name}: {read_back}")
 
     summary = _base_summary(lab, f"kill-{victim}")
+    summary["survivor_colo_stats"] = colo_stats(survivor)
     summary["requests"] = request_summary(records)
     summary["failover_gap_s"] = round(first, 3) if first is not None else None
     summary["disk_marker"] = {"written": marker, "read": read_back, "ok": marker == read_back}
@@ -102,6 +128,9 @@ def _failover(lab, opts, victim):
         failures.append(f"disk marker {marker!r} read back as {read_back!r}")
     if state != "running":
         failures.append(f"survivor is {state}")
+    stats = summary["survivor_colo_stats"]
+    if stats is not None and stats["failovers"] != 1:
+        failures.append(f"survivor counts {stats['failovers']} failovers, not 1")
     return summary, failures
 
 
