@@ -31,6 +31,8 @@ def main():
     ap.add_argument("--before-kill", type=int, default=20)
     ap.add_argument("--after-kill", type=int, default=20)
     ap.add_argument("--max-gap", type=float, default=2.0)
+    ap.add_argument("--dirty-kbps", type=int, default=0,
+                    help="guest memory dirtier rate, KiB/s")
     ap.add_argument("--quiet", action="store_true")
     opts = ap.parse_args()
 

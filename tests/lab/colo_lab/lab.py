@@ -95,11 +95,18 @@ class Lab:
         for w in self.workloads:
             w.stop(timeout=5)
         for vm in self.vms.values():
+            self._save_qmp_events(vm)
             vm.stop()
         self.topology.remove()
         signal.signal(signal.SIGTERM, self._old_sigterm)
         signal.signal(signal.SIGINT, self._old_sigint)
         return False
+
+    def _save_qmp_events(self, vm):
+        if vm.qmp is None:
+            return
+        with open(os.path.join(self.rundir, f"{vm.name}-qmp-events.json"), "w") as f:
+            json.dump([{"host_time": t, **ev} for t, ev in vm.qmp.events], f, indent=1)
 
     def event(self, text):
         t = time.time()

@@ -49,7 +49,7 @@ def _check_requests(summary, failures):
 
 def steady(lab, opts):
     """(a) N checkpoints under client load, every request answered."""
-    lab.start_pair(opts.period, opts.capability)
+    lab.start_pair(opts.period, opts.capability, opts.dirty_kbps)
     lab.wait_guest_ready(lab.vms["primary"])
     start = lab.checkpoints()
     work = lab.start_workload()
@@ -82,7 +82,7 @@ def steady(lab, opts):
 
 def _failover(lab, opts, victim):
     survivor_name = "secondary" if victim == "primary" else "primary"
-    lab.start_pair(opts.period, opts.capability)
+    lab.start_pair(opts.period, opts.capability, opts.dirty_kbps)
     lab.wait_guest_ready(lab.vms["primary"])
     marker = f"m{int(time.time())}"
     lab.client_get(f"/cgi-bin/disk?write={marker}")
