@@ -22,7 +22,8 @@ UPSTREAM_TESTS=(
     "tests/qtest/test-filter-redirector 120"
     "tests/qtest/migration-test 900"
 )
-LAB_SCENARIOS=(steady kill-primary kill-secondary)
+# Scenario and the capability it enables COLO with (x-colo: the alias).
+LAB_SCENARIOS=("steady colo" "kill-primary colo" "kill-secondary x-colo")
 
 # Count a TAP log's cases.
 count_tap() {
@@ -59,11 +60,13 @@ run_upstream() {
 }
 
 run_lab() {
-    local scenario log guest
+    local entry scenario log guest
     guest=$("$COLO_FT_ROOT/tests/guest/build-guest.sh") || { failed=$((failed + 1)); return; }
-    for scenario in "${LAB_SCENARIOS[@]}"; do
+    for entry in "${LAB_SCENARIOS[@]}"; do
+        scenario=${entry% *}
         log=$logs/lab-$scenario.log
         if timeout 600 /usr/bin/python3 "$COLO_FT_ROOT/tests/lab/run.py" "$scenario" \
+                --capability "${entry#* }" \
                 --qemu "$out/qemu-system-x86_64" --guest "$guest" \
                 --results "$COLO_FT_ROOT/results/lab" >"$log" 2>&1; then
             passed=$((passed + 1))

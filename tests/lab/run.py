@@ -25,7 +25,8 @@ def main():
     ap.add_argument("--qemu", required=True)
     ap.add_argument("--guest", required=True, help="directory with vmlinuz and initrd.img")
     ap.add_argument("--results", default="results/lab")
-    ap.add_argument("--capability", default="x-colo")
+    ap.add_argument("--capability", default="colo",
+                    help="colo, or the deprecated alias x-colo")
     ap.add_argument("--period", type=int, default=1000, help="checkpoint period, ms")
     ap.add_argument("--checkpoints", type=int, default=30)
     ap.add_argument("--before-kill", type=int, default=20)
