@@ -11,7 +11,7 @@ PYTHON := /usr/bin/python3
 LAB := $(PYTHON) tests/lab/run.py
 GUEST = $$(tests/guest/build-guest.sh)
 
-.PHONY: help qemu qemu-path upstream-qemu export series-check guest lab-deps \
+.PHONY: help qemu qemu-path upstream-qemu export series-check series-build guest lab-deps \
 	demo check check-upstream check-lab bench clean
 
 help:
@@ -21,6 +21,7 @@ help:
 	@echo "make bench         unpatched upstream vs the series, ratios in results/bench/"
 	@echo "make export        write build/qemu's commits back to patches/"
 	@echo "make series-check  fail when build/qemu and patches/ disagree"
+	@echo "make series-build  build every patch of the series on its own"
 	@echo "make -s qemu-path  print the path of the patched qemu-system-x86_64"
 
 qemu:
@@ -38,6 +39,9 @@ export:
 
 series-check:
 	@scripts/series-check.sh
+
+series-build:
+	@scripts/series-build.sh
 
 guest:
 	@tests/guest/build-guest.sh
