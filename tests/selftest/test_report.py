@@ -7,7 +7,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
 
-from colo_lab.report import checkpoint_pauses, first_answer_after, request_summary  # noqa: E402
+from colo_lab.report import (checkpoint_pauses, first_answer_after,  # noqa: E402
+                              phase_medians, request_summary)
 
 
 def answered(rid, count, seen=1, t=None):
@@ -75,6 +76,16 @@ class CheckpointPausesTest(unittest.TestCase):
         self.assertEqual(len(pauses), 2)
         self.assertAlmostEqual(pauses[0][1], 0.020, places=6)
         self.assertAlmostEqual(pauses[1][1], 0.050, places=6)
+
+    def test_phase_medians(self):
+        path = self.trace([
+            "7@1.0:colo_checkpoint_phase ram-save took 1500 us",
+            "7@2.0:colo_checkpoint_phase ram-save took 2500 us",
+            "7@3.0:colo_checkpoint_phase ram-save took 9000 us",
+            "7@3.1:colo_checkpoint_phase wait-loaded took 12000 us",
+            "7@3.2:colo_vm_state_change Change 'stop' => 'run'",
+        ])
+        self.assertEqual(phase_medians(path), {"ram-save": 2.5, "wait-loaded": 12.0})
 
     def test_missing_trace_has_no_checkpoints(self):
         self.assertEqual(checkpoint_pauses("/nonexistent/trace.log"), [])

@@ -16,7 +16,8 @@ MIGRATION_PORT = 9998
 NBD_PORT = 9999
 TRACE_EVENTS = ("colo_vm_state_change", "colo_send_message",
                 "colo_receive_message", "colo_failover_set_state",
-                "colo_flush_ram_cache_begin", "colo_flush_ram_cache_end")
+                "colo_flush_ram_cache_begin", "colo_flush_ram_cache_end",
+                "colo_checkpoint_phase")
 
 LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

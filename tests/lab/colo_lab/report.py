@@ -34,6 +34,19 @@ def checkpoint_pauses(path):
     return pauses
 
 
+PHASE_TEXT = re.compile(r"^(\S+) took (-?\d+) us$")
+
+
+def phase_medians(path):
+    """Median duration in ms of each checkpoint phase (colo_checkpoint_phase)."""
+    phases = {}
+    for _, name, text in trace_events(path):
+        m = PHASE_TEXT.match(text) if name == "colo_checkpoint_phase" else None
+        if m:
+            phases.setdefault(m.group(1), []).append(int(m.group(2)) / 1000)
+    return {phase: round(statistics.median(ms), 2) for phase, ms in phases.items()}
+
+
 def percentile(values, pct):
     if not values:
         return None

@@ -3,7 +3,7 @@
 import time
 
 from . import colo
-from .report import first_answer_after, pause_summary, request_summary
+from .report import first_answer_after, pause_summary, phase_medians, request_summary
 from .topology import LabError
 
 
@@ -67,10 +67,13 @@ def steady(lab, opts):
     stats = colo_stats(lab.vms["primary"])
     summary = _base_summary(lab, "steady")
     summary["colo_stats"] = stats
+    summary["phase_ms"] = phase_medians(lab.vms["primary"].trace_path)
     summary["checkpoints_under_load"] = lab.checkpoints() - start
     summary["requests"] = request_summary(records)
     failures = []
     _check_stats_agree(summary, failures)
+    if stats is not None and "wait-loaded" not in summary["phase_ms"]:
+        failures.append("no colo_checkpoint_phase trace events")
     if summary["checkpoints_under_load"] < opts.checkpoints:
         failures.append(f"only {summary['checkpoints_under_load']} checkpoints")
     _check_requests(summary, failures)
