@@ -10,7 +10,7 @@ tree=$COLO_FT_BUILD/qemu
 status=0
 tmp=$(mktemp -d)
 cleanup() {
-    [ -d "$tmp/fresh" ] && git -C "$tmp/origin" worktree remove --force "$tmp/fresh" >/dev/null 2>&1
+    [ -d "$tmp/fresh" ] && git -C "$tree" worktree remove --force "$tmp/fresh" >/dev/null 2>&1
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -28,7 +28,6 @@ if [ -d "$tree/.git" ]; then
         sed -e "s|$tmp/exported|build/qemu|g" -e "s|$COLO_FT_ROOT/||g" -e 's/^/  /' "$tmp/diff"
         status=1
     fi
-    ln -s "$tree" "$tmp/origin"
     git -C "$tree" worktree prune
     git -C "$tree" worktree add -q --detach "$tmp/fresh" upstream
     if ! "$COLO_FT_ROOT/scripts/apply-series.sh" "$tmp/fresh"; then

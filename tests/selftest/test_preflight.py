@@ -16,6 +16,14 @@ def completed(rc, stderr=""):
     return subprocess.CompletedProcess([], rc, "", stderr)
 
 
+def preflight_as_root(**run_mock):
+    """preflight() as root with /dev/net/tun present and topology.run mocked."""
+    with mock.patch("os.geteuid", return_value=0), \
+         mock.patch("os.path.exists", return_value=True), \
+         mock.patch.object(topology, "run", **run_mock):
+        preflight()
+
+
 class PreflightTest(unittest.TestCase):
     def test_needs_root(self):
         with mock.patch("os.geteuid", return_value=1000):
@@ -29,28 +37,18 @@ class PreflightTest(unittest.TestCase):
                 preflight()
 
     def test_no_namespaces(self):
-        with mock.patch("os.geteuid", return_value=0), \
-             mock.patch("os.path.exists", return_value=True), \
-             mock.patch.object(topology, "run",
-                               return_value=completed(1, "mount --make-shared: Permission denied")):
-            with self.assertRaisesRegex(LabError, "network namespaces are unavailable: mount"):
-                preflight()
+        with self.assertRaisesRegex(LabError, "network namespaces are unavailable: mount"):
+            preflight_as_root(
+                return_value=completed(1, "mount --make-shared: Permission denied"))
 
     def test_no_bridge(self):
         answers = iter([completed(0), completed(2, "Unknown device type."), completed(0)])
-        with mock.patch("os.geteuid", return_value=0), \
-             mock.patch("os.path.exists", return_value=True), \
-             mock.patch.object(topology, "run", side_effect=lambda *a, **k: next(answers)):
-            with self.assertRaisesRegex(LabError, "cannot create bridges: Unknown device"):
-                preflight()
+        with self.assertRaisesRegex(LabError, "cannot create bridges: Unknown device"):
+            preflight_as_root(side_effect=lambda *a, **k: next(answers))
 
     def test_messages_are_one_line(self):
-        with mock.patch("os.geteuid", return_value=0), \
-             mock.patch("os.path.exists", return_value=True), \
-             mock.patch.object(topology, "run",
-                               return_value=completed(1, "noise\nmore noise\nthe cause\n")):
-            with self.assertRaises(LabError) as ctx:
-                preflight()
+        with self.assertRaises(LabError) as ctx:
+            preflight_as_root(return_value=completed(1, "noise\nmore noise\nthe cause\n"))
         self.assertNotIn("\n", str(ctx.exception))
         self.assertTrue(str(ctx.exception).endswith("the cause"))
 

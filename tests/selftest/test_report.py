@@ -7,7 +7,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
 
-from colo_lab.report import (checkpoint_pauses, first_answer_after,  # noqa: E402
+from colo_lab.report import (CheckpointFollower, checkpoint_pauses, first_answer_after,  # noqa: E402
                               phase_medians, request_summary)
 
 
@@ -86,6 +86,19 @@ class CheckpointPausesTest(unittest.TestCase):
             "7@3.2:colo_vm_state_change Change 'stop' => 'run'",
         ])
         self.assertEqual(phase_medians(path), {"ram-save": 2.5, "wait-loaded": 12.0})
+
+    def test_follower_reads_only_what_was_appended(self):
+        path = self.trace(["7@1.0:colo_vm_state_change Change 'run' => 'stop'"])
+        follower = CheckpointFollower(path)
+        self.assertEqual(follower.update(), 0)
+        with open(path, "a") as f:
+            f.write("7@1.1:colo_vm_state_change Change 'stop' => 'run'\n"
+                    "7@2.0:colo_vm_state_change Change 'run' => 'st")
+        self.assertEqual(follower.update(), 1)
+        with open(path, "a") as f:
+            f.write("op'\n7@2.2:colo_vm_state_change Change 'stop' => 'run'\n")
+        self.assertEqual(follower.update(), 2)
+        self.assertEqual(follower.update(), len(checkpoint_pauses(path)))
 
     def test_missing_trace_has_no_checkpoints(self):
         self.assertEqual(checkpoint_pauses("/nonexistent/trace.log"), [])

@@ -14,7 +14,7 @@ import threading
 import time
 
 from . import qemu as q
-from .report import checkpoint_pauses
+from .report import CheckpointFollower
 from .topology import GUEST_IP, Topology, LabError, preflight, remove_stale_namespaces
 
 LAB_DIR = q.LAB_DIR
@@ -71,6 +71,7 @@ class Lab:
         self.rundir = os.path.join(results_dir, f"{scenario}-{stamp}-{os.getpid()}")
         self.topology = Topology()
         self.vms = {}
+        self._followers = {}
         self.workloads = []
         self.timeline = []
         self.verbose = verbose
@@ -200,7 +201,10 @@ class Lab:
     # --- progress -------------------------------------------------------------
 
     def checkpoints(self, vm_name="primary"):
-        return len(checkpoint_pauses(self.vms[vm_name].trace_path))
+        """Checkpoints completed so far, from the VM's trace events."""
+        if vm_name not in self._followers:
+            self._followers[vm_name] = CheckpointFollower(self.vms[vm_name].trace_path)
+        return self._followers[vm_name].update()
 
     def wait_until(self, what, cond, timeout, stall=None, progress=None):
         """Poll cond() until true. With stall and progress, fail when

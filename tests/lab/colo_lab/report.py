@@ -19,6 +19,36 @@ def trace_events(path):
         return
 
 
+class CheckpointFollower:
+    """Counts completed checkpoints in a growing trace file, reading only
+    what was appended since the last call."""
+
+    def __init__(self, path):
+        self.path = path
+        self.offset = 0
+        self.count = 0
+        self.stopped = False
+
+    def update(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return self.count
+        complete = data[:data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        for line in complete.decode(errors="replace").splitlines():
+            if "colo_vm_state_change" not in line:
+                continue
+            if "'run' => 'stop'" in line:
+                self.stopped = True
+            elif "'stop' => 'run'" in line and self.stopped:
+                self.count += 1
+                self.stopped = False
+        return self.count
+
+
 def checkpoint_pauses(path):
     """(stop time, pause seconds) of each completed checkpoint: a
     'run' => 'stop' followed by 'stop' => 'run' of colo_vm_state_change."""

@@ -3,14 +3,13 @@
 import time
 
 from . import colo
-from .report import first_answer_after, pause_summary, phase_medians, request_summary
+from .report import checkpoint_pauses, first_answer_after, pause_summary, phase_medians, request_summary
 from .topology import LabError
 
 
 def _base_summary(lab, name):
     pauses = []
     if "primary" in lab.vms:
-        from .report import checkpoint_pauses
         pauses = checkpoint_pauses(lab.vms["primary"].trace_path)
     return {"scenario": name, "checkpoints": len(pauses),
             "pause_ms": pause_summary(pauses), "rundir": lab.rundir}
