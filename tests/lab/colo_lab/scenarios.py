@@ -101,11 +101,13 @@ def _failover(lab, opts, victim):
     lab.event(f"{victim} killed (SIGKILL) after {lab.checkpoints()} checkpoints and "
               f"{work.answered()} answered requests")
     if victim == "primary":
-        colo.failover_on_secondary(survivor)
+        how = colo.failover_on_secondary(survivor)
     else:
-        colo.failover_on_primary(survivor)
+        how = colo.failover_on_primary(survivor)
     state = colo.wait_colo_ended(survivor)
-    lab.event(f"failover done on the {survivor_name} (guest {state})")
+    exit_reason = survivor.qmp.cmd("query-colo-status").get("reason")
+    lab.event(f"failover done on the {survivor_name} ({how}, reason {exit_reason}, "
+              f"guest {state})")
     lab.wait_until("requests after the failover",
                    lambda: work.answered(since=t_kill) >= opts.after_kill,
                    timeout=120, stall=60, progress=lambda: work.answered(since=t_kill))
@@ -118,6 +120,7 @@ def _failover(lab, opts, victim):
 
     summary = _base_summary(lab, f"kill-{victim}")
     summary["survivor_colo_stats"] = colo_stats(survivor)
+    summary["failover"] = {"how": how, "reason": exit_reason}
     summary["requests"] = request_summary(records)
     summary["failover_gap_s"] = round(first, 3) if first is not None else None
     summary["disk_marker"] = {"written": marker, "read": read_back, "ok": marker == read_back}
@@ -130,6 +133,11 @@ def _failover(lab, opts, victim):
         failures.append(f"disk marker {marker!r} read back as {read_back!r}")
     if state != "running":
         failures.append(f"survivor is {state}")
+    # A side fails over on its own (reason error) or on request (request)
+    want_reason = {"automatic": "error", "requested": "request"}[how]
+    if exit_reason != want_reason:
+        failures.append(f"survivor's COLO exit reason is {exit_reason}, "
+                        f"not {want_reason} after a {how} failover")
     stats = summary["survivor_colo_stats"]
     if stats is not None and stats["failovers"] != 1:
         failures.append(f"survivor counts {stats['failovers']} failovers, not 1")
