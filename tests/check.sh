@@ -20,7 +20,7 @@ UPSTREAM_TESTS=(
     "tests/unit/test-replication 120"
     "tests/qtest/test-filter-mirror 120"
     "tests/qtest/test-filter-redirector 120"
-    "tests/qtest/migration-test 900"
+    "tests/qtest/migration-test 1500"
 )
 # Scenario and the capability it enables COLO with (x-colo: the alias).
 LAB_SCENARIOS=("steady colo" "kill-primary colo" "kill-secondary x-colo")
