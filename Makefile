@@ -18,7 +18,7 @@ help:
 	@echo "make qemu          prepare build/qemu (upstream + patches/) and build it"
 	@echo "make demo          build what is missing, run a COLO pair through a failover"
 	@echo "make check         upstream's tests for what the series touches, then the lab"
-	@echo "make bench         unpatched upstream vs the series, ratios in results/bench/"
+	@echo "make bench         plain vs colo-compare vs colo-nic (and upstream), results/bench/"
 	@echo "make export        write build/qemu's commits back to patches/"
 	@echo "make series-check  fail when build/qemu and patches/ disagree"
 	@echo "make series-build  build every patch of the series on its own"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Install what the lab needs at run time: firmware for the guests and the
-# tools that build the namespaces.
+# Install what the lab needs at run time: firmware for the guests, the
+# tools that build the namespaces, and for colo-nic iptables (its
+# colo-proxy-script.sh) and tcpdump (the client's captures).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-apt_install_missing iproute2 iputils-ping python3 seabios ipxe-qemu qemu-system-data
+apt_install_missing iproute2 iputils-ping python3 seabios ipxe-qemu qemu-system-data \
+    iptables tcpdump

@@ -23,7 +23,10 @@ UPSTREAM_TESTS=(
     "tests/qtest/migration-test 1500"
 )
 # Scenario and the capability it enables COLO with (x-colo: the alias).
-LAB_SCENARIOS=("steady colo" "kill-primary colo" "kill-secondary x-colo")
+# nic-*: colo-nic, with the tree's scripts/colo-proxy-script.sh.
+LAB_SCENARIOS=("steady colo" "kill-primary colo" "kill-secondary x-colo"
+               "nic-steady colo" "nic-mismatch colo" "nic-kill-primary colo"
+               "nic-kill-secondary colo" "nic-multiqueue colo")
 
 # Count a TAP log's cases.
 count_tap() {
@@ -68,6 +71,7 @@ run_lab() {
         if timeout 600 /usr/bin/python3 "$COLO_FT_ROOT/tests/lab/run.py" "$scenario" \
                 --capability "${entry#* }" \
                 --qemu "$out/qemu-system-x86_64" --guest "$guest" \
+                --proxy-script "$tree/scripts/colo-proxy-script.sh" \
                 --results "$COLO_FT_ROOT/results/lab" >"$log" 2>&1; then
             passed=$((passed + 1))
             echo "ok lab/$scenario: $(tail -1 "$log")"

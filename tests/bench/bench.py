@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""make bench: unpatched upstream and the series side by side, in one run.
+"""make bench: the series' network proxies side by side, in one run.
 
-Configurations, each in a fresh lab: the unreplicated guest on each binary,
-then a COLO pair on each binary. Measured from the client namespace: ICMP
-round trip, sequential request rate, bulk download throughput; for COLO
-pairs also the PVM pause per checkpoint (trace events) and the gap between
-killing the primary and the first request served by the secondary.
-Upstream's COLO deadlocks under TCG: a pair whose checkpoints stop for
---stall seconds is reported as deadlocked, never waited for.
+Configurations on the series' QEMU, each in a fresh lab: the unreplicated
+guest, a COLO pair with upstream's userspace proxy (colo-compare with
+filter-mirror/-redirector/-rewriter) and a COLO pair with colo-nic (the
+host kernel's path, NFQUEUE). With --upstream, also the unreplicated
+guest and a COLO pair on unpatched upstream. Measured from the client
+namespace: ICMP round trip, sequential request rate, bulk download
+throughput (1 MiB downloads); for COLO pairs also checkpoints per minute
+while measuring (and how many a mismatch triggered), the PVM pause per
+checkpoint (trace events) and the gap between killing the primary and
+the first request served by the secondary. Upstream's COLO deadlocks
+under TCG: a pair whose checkpoints stop for --stall seconds is reported
+as deadlocked, never waited for.
 
 Writes results/bench/bench-STAMP.{json,md} and prints the table.
 """
@@ -20,15 +25,19 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
 
-from colo_lab import colo  # noqa: E402
+from colo_lab import colo, nic  # noqa: E402
 from colo_lab.lab import Lab  # noqa: E402
+from colo_lab.qemu import Net  # noqa: E402
 from colo_lab.qmp import QMPError  # noqa: E402
 from colo_lab.report import checkpoint_pauses, first_answer_after, pause_summary  # noqa: E402
+from colo_lab.scenarios import colo_stats  # noqa: E402
 from colo_lab.topology import LabError  # noqa: E402
 
 METRICS = (("ping_ms", "ping RTT, ms", "lower"),
            ("requests_per_s", "sequential requests/s", "higher"),
            ("bulk_mib_s", "1 MiB downloads, MiB/s", "higher"),
+           ("checkpoints_per_min", "checkpoints per minute while measuring", "lower"),
+           ("mismatch_checkpoints", "of which triggered by a mismatch", "lower"),
            ("pause_ms", "PVM pause median, ms", "lower"),
            ("failover_gap_s", "kill to first served request, s", "lower"))
 
@@ -48,8 +57,9 @@ def measure_guest(lab, opts):
     return res
 
 
-def run_plain(name, qemu, opts):
-    with Lab(f"bench-{name}", qemu, opts.guest, opts.results, verbose=opts.verbose) as lab:
+def run_plain(name, qemu, opts, net):
+    with Lab(f"bench-{name}", qemu, opts.guest, opts.results, verbose=opts.verbose,
+             net=net) as lab:
         vm = lab.start_plain()
         lab.wait_guest_ready(vm)
         return measure_guest(lab, opts)
@@ -65,9 +75,11 @@ def assert_progress(lab, opts):
                          f"after {start} checkpoints") from exc
 
 
-def run_colo(name, qemu, opts):
-    with Lab(f"bench-{name}", qemu, opts.guest, opts.results, verbose=opts.verbose) as lab:
-        primary, secondary = lab.start_pair(opts.period)
+def run_colo(name, qemu, opts, net):
+    with Lab(f"bench-{name}", qemu, opts.guest, opts.results, verbose=opts.verbose,
+             net=net) as lab:
+        # upstream knows only x-colo
+        primary, secondary = lab.start_pair(opts.period, "x-colo")
         ready = lambda: "COLO-GUEST-READY" in primary.serial()  # noqa: E731
         try:
             lab.wait_until("guest boot under COLO", ready, timeout=300,
@@ -75,11 +87,16 @@ def run_colo(name, qemu, opts):
         except LabError as exc:
             raise Deadlocked(f"deadlocked: {exc}") from exc
         assert_progress(lab, opts)
+        t0, start, stats0 = time.monotonic(), lab.checkpoints(), colo_stats(primary)
         try:
             res = measure_guest(lab, opts)
         except LabError:
             assert_progress(lab, opts)
             raise
+        res["checkpoints_per_min"] = (lab.checkpoints() - start) / (time.monotonic() - t0) * 60
+        stats = colo_stats(primary)
+        if stats0 is not None and stats is not None:
+            res["mismatch_checkpoints"] = stats["mismatch"] - stats0["mismatch"]
         assert_progress(lab, opts)
         res["pause_ms"] = pause_summary(checkpoint_pauses(primary.trace_path))["median"]
         res["checkpoints"] = lab.checkpoints()
@@ -87,7 +104,7 @@ def run_colo(name, qemu, opts):
         lab.wait_until("load before the kill", lambda: work.answered() >= 5, timeout=60)
         t_kill = time.time()
         primary.kill()
-        colo.failover_on_secondary(secondary)
+        colo.failover_on_secondary(secondary, net.proxy)
         colo.wait_colo_ended(secondary)
         lab.wait_until("request after the failover", lambda: work.answered(since=t_kill) >= 1,
                        timeout=60)
@@ -107,14 +124,24 @@ def fmt(v):
     return "-" if v is None else str(v)
 
 
+# Columns of the table, then ratios: (label, numerator, denominator)
+SERIES = ("plain-series", "colo-compare-series", "colo-nic-series")
+UPSTREAM = ("plain-upstream", "colo-upstream")
+RATIOS = (("colo-compare/plain", "colo-compare-series", "plain-series"),
+          ("colo-nic/plain", "colo-nic-series", "plain-series"),
+          ("colo-nic/colo-compare", "colo-nic-series", "colo-compare-series"))
+UPSTREAM_RATIOS = (("colo-compare series/upstream", "colo-compare-series", "colo-upstream"),)
+
+
 def table(results):
-    cols = ("plain-upstream", "plain-series", "colo-upstream", "colo-series")
-    head = ["metric", *cols, "series/upstream (COLO)", "COLO series/plain series"]
+    cols = [c for c in UPSTREAM + SERIES if c in results]
+    ratios = RATIOS + (UPSTREAM_RATIOS if "colo-upstream" in results else ())
+    head = ["metric", *cols, *(label for label, _, _ in ratios)]
     rows = [head, ["---"] * len(head)]
     for key, label, better in METRICS:
-        vals = [results[c].get(key) if isinstance(results[c], dict) else None for c in cols]
-        rows.append([f"{label} ({better} is better)", *map(fmt, vals),
-                     ratio(vals[3], vals[2]), ratio(vals[3], vals[1])])
+        val = {c: results[c].get(key) if isinstance(results[c], dict) else None for c in cols}
+        rows.append([f"{label} ({better} is better)", *(fmt(val[c]) for c in cols),
+                     *(ratio(val[a], val[b]) for _, a, b in ratios)])
     lines = ["| " + " | ".join(r) + " |" for r in rows]
     for c in cols:
         if isinstance(results[c], str):
@@ -124,9 +151,11 @@ def table(results):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--upstream", required=True, help="unpatched qemu-system-x86_64")
     ap.add_argument("--series", required=True, help="patched qemu-system-x86_64")
+    ap.add_argument("--upstream", help="unpatched qemu-system-x86_64: compare with it too")
     ap.add_argument("--guest", required=True)
+    ap.add_argument("--proxy-script",
+                    help="colo-proxy-script.sh (default: scripts/ of the --series tree)")
     ap.add_argument("--results", default="results/bench")
     ap.add_argument("--period", type=int, default=1000)
     ap.add_argument("--stall", type=float, default=20.0)
@@ -136,14 +165,18 @@ def main():
     ap.add_argument("--verbose", action="store_true")
     opts = ap.parse_args()
 
+    nic_net = Net(proxy="nic", script=opts.proxy_script or nic.default_script(opts.series))
+    runs = [("plain-series", run_plain, opts.series, Net()),
+            ("colo-compare-series", run_colo, opts.series, Net()),
+            ("colo-nic-series", run_colo, opts.series, nic_net)]
+    if opts.upstream:
+        runs = [("plain-upstream", run_plain, opts.upstream, Net()),
+                ("colo-upstream", run_colo, opts.upstream, Net())] + runs
     results = {}
-    for name, fn, qemu in (("plain-upstream", run_plain, opts.upstream),
-                           ("plain-series", run_plain, opts.series),
-                           ("colo-upstream", run_colo, opts.upstream),
-                           ("colo-series", run_colo, opts.series)):
+    for name, fn, qemu, net in runs:
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
         try:
-            results[name] = fn(name, qemu, opts)
+            results[name] = fn(name, qemu, opts, net)
         except (Deadlocked, LabError, QMPError) as exc:
             results[name] = str(exc)
         print(f"bench: {name}: {results[name]}", file=sys.stderr, flush=True)
@@ -157,7 +190,7 @@ def main():
     with open(os.path.join(opts.results, f"bench-{stamp}.md"), "w") as f:
         f.write(text)
     print(text)
-    return 0 if isinstance(results.get("colo-series"), dict) else 1
+    return 0 if all(isinstance(results[c], dict) for c in SERIES) else 1
 
 
 if __name__ == "__main__":

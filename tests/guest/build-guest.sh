@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Build the lab's test guest from Debian packages: the kernel of
 # linux-image-amd64 (extracted with dpkg-deb, never installed) and a
-# busybox-static initramfs with the e1000 and IDE disk modules and the
-# services in rootfs/. Cached by the package versions and rootfs/.
+# busybox-static initramfs with the e1000, virtio-net and IDE disk
+# modules and the services in rootfs/. Cached by the package versions and
+# rootfs/.
 #
 # Prints the directory holding vmlinuz and initrd.img.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 
 here=$COLO_FT_ROOT/tests/guest
-modules="e1000 ata_piix sd_mod"
+modules="e1000 virtio_pci virtio_net ata_piix sd_mod"
 
 kernel_pkg() {
     apt-cache depends linux-image-amd64 2>/dev/null |

@@ -3,6 +3,11 @@
 
   run.py SCENARIO --qemu PATH --guest DIR [options]
 
+Scenarios steady, kill-primary, kill-secondary use upstream's userspace
+proxy (colo-compare); nic-steady, nic-mismatch, nic-kill-primary,
+nic-kill-secondary and nic-multiqueue use colo-nic with
+--proxy-script (default: scripts/colo-proxy-script.sh of the QEMU tree).
+
 Exit status: 0 passed, 1 failed, 2 the lab could not run.
 """
 
@@ -13,9 +18,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from colo_lab import nic  # noqa: E402
 from colo_lab.lab import Lab  # noqa: E402
+from colo_lab.qemu import Net  # noqa: E402
 from colo_lab.qmp import QMPError  # noqa: E402
-from colo_lab.scenarios import SCENARIOS  # noqa: E402
+from colo_lab.scenarios import NETS, SCENARIOS  # noqa: E402
 from colo_lab.topology import LabError  # noqa: E402
 
 
@@ -34,13 +41,20 @@ def main():
     ap.add_argument("--max-gap", type=float, default=2.0)
     ap.add_argument("--dirty-kbps", type=int, default=0,
                     help="guest memory dirtier rate, KiB/s")
+    ap.add_argument("--requests", type=int, default=10,
+                    help="nic-mismatch: requests whose answers differ")
+    ap.add_argument("--proxy-script",
+                    help="colo-nic scenarios: colo-proxy-script.sh "
+                         "(default: scripts/ of the QEMU tree of --qemu)")
     ap.add_argument("--quiet", action="store_true")
     opts = ap.parse_args()
+    net = Net(script=opts.proxy_script or nic.default_script(opts.qemu),
+              **NETS.get(opts.scenario, {}))
 
     summary = {"scenario": opts.scenario}
     try:
         with Lab(opts.scenario, opts.qemu, opts.guest, opts.results,
-                 verbose=not opts.quiet) as lab:
+                 verbose=not opts.quiet, net=net) as lab:
             try:
                 summary, failures = SCENARIOS[opts.scenario](lab, opts)
             finally:

@@ -56,12 +56,16 @@ def lost_heartbeat(vm):
         return "automatic"
 
 
-def failover_on_secondary(secondary):
+def failover_on_secondary(secondary, proxy="compare"):
     """The primary died: the secondary takes over (COLO-FT.txt,
     'Secondary Failover'). The filter-rewriter stays, for the connections
-    opened before the failover."""
+    opened before the failover. colo-nic needs no object-del: QEMU runs
+    its script's failover (the SVM's tap back on the LAN bridge) and keeps
+    rewriting."""
     secondary.qmp.cmd("nbd-server-stop")
     how = lost_heartbeat(secondary)
+    if proxy == "nic":
+        return how
     for obj in ("f2", "f1"):
         secondary.qmp.cmd("object-del", id=obj)
     for chardev in ("red1", "red0"):
@@ -69,12 +73,14 @@ def failover_on_secondary(secondary):
     return how
 
 
-def failover_on_primary(primary):
+def failover_on_primary(primary, proxy="compare"):
     """The secondary died: the primary goes on alone (COLO-FT.txt,
-    'Primary Failover')."""
+    'Primary Failover'). colo-nic stays: on failover QEMU runs its
+    script, which stops the mirroring and queueing."""
     primary.qmp.cmd("x-blockdev-change", parent="colo-disk0", child="children.1")
     primary.qmp.hmp("drive_del replication0")
-    for obj in ("comp0", "iothread1", "m0", "redire0", "redire1"):
+    objects = () if proxy == "nic" else ("comp0", "iothread1", "m0", "redire0", "redire1")
+    for obj in objects:
         primary.qmp.cmd("object-del", id=obj)
     return lost_heartbeat(primary)
 

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 
+from . import nic
 from . import qemu as q
 from .report import CheckpointFollower
 from .topology import GUEST_IP, Topology, LabError, preflight, remove_stale_namespaces
@@ -63,13 +64,14 @@ class Workload:
 
 
 class Lab:
-    def __init__(self, scenario, qemu, guest, results_dir, verbose=True):
+    def __init__(self, scenario, qemu, guest, results_dir, verbose=True, net=None):
         self.scenario = scenario
         self.qemu = qemu
         self.guest = guest
+        self.net = net or q.Net()
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.rundir = os.path.join(results_dir, f"{scenario}-{stamp}-{os.getpid()}")
-        self.topology = Topology()
+        self.topology = Topology(forward=self.net.proxy == "nic")
         self.vms = {}
         self._followers = {}
         self.workloads = []
@@ -87,6 +89,8 @@ class Lab:
         if not os.access(self.qemu, os.X_OK):
             raise LabError(f"no QEMU binary at {self.qemu}: run 'make qemu'")
         q.check_firmware()
+        if self.net.proxy == "nic":
+            nic.check(self.qemu, self.net.script)
         remove_stale_namespaces()
         preflight()
         self.topology.create()
@@ -98,6 +102,8 @@ class Lab:
         for vm in self.vms.values():
             self._save_qmp_events(vm)
             vm.stop()
+        for ns in self.topology.namespaces:
+            nic.remove_state(ns)
         self.topology.remove()
         signal.signal(signal.SIGTERM, self._old_sigterm)
         signal.signal(signal.SIGINT, self._old_sigint)
@@ -122,25 +128,26 @@ class Lab:
         q.create_disks(self.qemu, self.rundir, ("primary", "active", "hidden"))
         shutil.copy(f"{self.rundir}/primary.qcow2", f"{self.rundir}/secondary.qcow2")
         topo = self.topology
-        self.vms["primary"] = q.VM("primary", self.qemu, topo.primary,
-                                   q.primary_args(self.guest, self.rundir, dirty_kbps),
-                                   self.rundir)
-        self.vms["secondary"] = q.VM("secondary", self.qemu, topo.secondary,
-                                     q.secondary_args(self.guest, self.rundir, dirty_kbps),
-                                     self.rundir)
+        self.vms["primary"] = q.VM(
+            "primary", self.qemu, topo.primary,
+            q.primary_args(self.guest, self.rundir, dirty_kbps, self.net), self.rundir)
+        self.vms["secondary"] = q.VM(
+            "secondary", self.qemu, topo.secondary,
+            q.secondary_args(self.guest, self.rundir, dirty_kbps, self.net), self.rundir)
         primary, secondary = self.vms["primary"], self.vms["secondary"]
         secondary.connect()
         primary.connect()
         self.event("primary and secondary QEMU started")
         start_colo(primary, secondary, period_ms, capability)
         wait_colo(primary, secondary)
-        self.event(f"COLO running ({capability}, checkpoint period {period_ms} ms)")
+        self.event(f"COLO running ({capability}, {self.net.proxy} proxy, "
+                   f"checkpoint period {period_ms} ms)")
         return primary, secondary
 
     def start_plain(self, dirty_kbps=0):
         q.create_disks(self.qemu, self.rundir, ("plain",))
         vm = q.VM("plain", self.qemu, self.topology.primary,
-                  q.plain_args(self.guest, self.rundir, dirty_kbps), self.rundir)
+                  q.plain_args(self.guest, self.rundir, dirty_kbps, self.net), self.rundir)
         self.vms["plain"] = vm
         vm.connect()
         self.event("unreplicated guest started")

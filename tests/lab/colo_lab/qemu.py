@@ -1,11 +1,15 @@
 """QEMU processes of the lab: command lines for the primary and the
-secondary of upstream's COLO stack (colo-compare with filter-mirror,
--redirector and -rewriter; quorum plus replication over NBD)."""
+secondary of a COLO pair (quorum plus replication over NBD) with one of
+two network proxies: upstream's colo-compare stack (colo-compare with
+filter-mirror, -redirector and -rewriter) or colo-nic (the host kernel's
+path, see nic.py)."""
 
 import os
 import signal
 import subprocess
+from dataclasses import dataclass
 
+from . import nic
 from .qmp import QMP
 from .topology import GUEST_IP, LAN_PREFIX, PRIMARY_FT_IP, SECONDARY_FT_IP, LabError
 
@@ -36,9 +40,26 @@ def qemu_img(qemu, *args):
         raise LabError(f"qemu-img {' '.join(args)}: {proc.stderr.strip()}")
 
 
-def common_args(name, guest, rundir, dirty_kbps=0):
+@dataclass
+class Net:
+    """The guest's network. proxy: "compare" (upstream's userspace stack)
+    or "nic" (colo-nic, with script: colo-proxy-script.sh). queues > 1: a
+    multiqueue tap and virtio-net, one vCPU per queue so the guest uses
+    them all; otherwise an e1000 on a single-queue tap."""
+    proxy: str = "compare"
+    script: str = ""
+    queues: int = 1
+
+    def device(self):
+        if self.queues == 1:
+            return f"e1000,id=e0,netdev=hn0,mac={GUEST_MAC}"
+        return (f"virtio-net-pci,id=e0,netdev=hn0,mac={GUEST_MAC},mq=on,"
+                f"vectors={2 * self.queues + 2}")
+
+
+def common_args(name, guest, rundir, dirty_kbps=0, net=Net()):
     args = ["-name", name, "-machine", "pc", "-accel", "tcg",
-            "-m", "256", "-smp", "1", "-nodefaults", "-display", "none",
+            "-m", "256", "-smp", str(net.queues), "-nodefaults", "-display", "none",
             "-kernel", os.path.join(guest, "vmlinuz"),
             "-initrd", os.path.join(guest, "initrd.img"),
             "-append", f"console=ttyS0 ipv6.disable=1 quiet panic=-1 "
@@ -48,8 +69,9 @@ def common_args(name, guest, rundir, dirty_kbps=0):
             "-qmp", f"unix:{rundir}/{name}-qmp.sock,server=on,wait=off",
             "-msg", "timestamp=on", "-D", f"{rundir}/{name}-trace.log",
             "-netdev", f"tap,id=hn0,vhost=off,ifname=tap0,"
-                       f"script={LAB_DIR}/tap-up.sh,downscript=no",
-            "-device", f"e1000,id=e0,netdev=hn0,mac={GUEST_MAC}"]
+                       f"script={LAB_DIR}/tap-up.sh,downscript=no"
+                       + (f",queues={net.queues}" if net.queues > 1 else ""),
+            "-device", net.device()]
     for d in FIRMWARE_DIRS:
         args += ["-L", d]
     for ev in TRACE_EVENTS:
@@ -57,9 +79,15 @@ def common_args(name, guest, rundir, dirty_kbps=0):
     return args
 
 
-def primary_args(guest, rundir, dirty_kbps=0):
+def primary_args(guest, rundir, dirty_kbps=0, net=Net()):
+    disk = ["-drive", "if=ide,id=colo-disk0,driver=quorum,read-pattern=fifo,vote-threshold=1,"
+                      f"children.0.file.filename={rundir}/primary.qcow2,children.0.driver=qcow2",
+            "-S"]
+    if net.proxy == "nic":
+        return common_args("primary", guest, rundir, dirty_kbps, net) + \
+            nic.primary_object(net.script) + disk
     sock = "socket,id={},host={},port={},server=on,wait={}"
-    return common_args("primary", guest, rundir, dirty_kbps) + [
+    return common_args("primary", guest, rundir, dirty_kbps, net) + [
         "-chardev", sock.format("mirror0", PRIMARY_FT_IP, 9003, "off"),
         "-chardev", sock.format("compare1", PRIMARY_FT_IP, 9004, "on"),
         "-chardev", sock.format("compare0", "127.0.0.1", 9001, "off"),
@@ -71,20 +99,20 @@ def primary_args(guest, rundir, dirty_kbps=0):
         "-object", "filter-redirector,id=redire1,netdev=hn0,queue=rx,outdev=compare0",
         "-object", "iothread,id=iothread1",
         "-object", "colo-compare,id=comp0,primary_in=compare0-0,secondary_in=compare1,"
-                   "outdev=compare_out0,iothread=iothread1",
-        "-drive", "if=ide,id=colo-disk0,driver=quorum,read-pattern=fifo,vote-threshold=1,"
-                  f"children.0.file.filename={rundir}/primary.qcow2,children.0.driver=qcow2",
-        "-S"]
+                   "outdev=compare_out0,iothread=iothread1"] + disk
 
 
-def secondary_args(guest, rundir, dirty_kbps=0):
-    chardev = "socket,id={},host=" + PRIMARY_FT_IP + ",port={},reconnect-ms=1000"
-    return common_args("secondary", guest, rundir, dirty_kbps) + [
-        "-chardev", chardev.format("red0", 9003),
-        "-chardev", chardev.format("red1", 9004),
-        "-object", "filter-redirector,id=f1,netdev=hn0,queue=tx,indev=red0",
-        "-object", "filter-redirector,id=f2,netdev=hn0,queue=rx,outdev=red1",
-        "-object", "filter-rewriter,id=rew0,netdev=hn0,queue=all",
+def secondary_args(guest, rundir, dirty_kbps=0, net=Net()):
+    if net.proxy == "nic":
+        proxy = nic.secondary_object(net.script)
+    else:
+        chardev = "socket,id={},host=" + PRIMARY_FT_IP + ",port={},reconnect-ms=1000"
+        proxy = ["-chardev", chardev.format("red0", 9003),
+                 "-chardev", chardev.format("red1", 9004),
+                 "-object", "filter-redirector,id=f1,netdev=hn0,queue=tx,indev=red0",
+                 "-object", "filter-redirector,id=f2,netdev=hn0,queue=rx,outdev=red1",
+                 "-object", "filter-rewriter,id=rew0,netdev=hn0,queue=all"]
+    return common_args("secondary", guest, rundir, dirty_kbps, net) + proxy + [
         "-drive", f"if=none,id=parent0,file.filename={rundir}/secondary.qcow2,driver=qcow2",
         "-drive", "if=none,id=childs0,driver=replication,mode=secondary,file.driver=qcow2,"
                   f"top-id=colo-disk0,file.file.filename={rundir}/active.qcow2,"
@@ -95,9 +123,9 @@ def secondary_args(guest, rundir, dirty_kbps=0):
         "-incoming", f"tcp:{SECONDARY_FT_IP}:{MIGRATION_PORT}"]
 
 
-def plain_args(guest, rundir, dirty_kbps=0):
+def plain_args(guest, rundir, dirty_kbps=0, net=Net()):
     """An unreplicated guest with the same hardware, for comparisons."""
-    return common_args("plain", guest, rundir, dirty_kbps) + [
+    return common_args("plain", guest, rundir, dirty_kbps, net) + [
         "-drive", f"if=ide,id=disk0,file={rundir}/plain.qcow2,format=qcow2"]
 
 

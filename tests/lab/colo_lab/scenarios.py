@@ -2,9 +2,11 @@
 
 import time
 
-from . import colo
+from . import colo, nic
+from .capture import Capture
+from .mismatch import check_release, commit_times, random_values
 from .report import checkpoint_pauses, first_answer_after, pause_summary, phase_medians, request_summary
-from .topology import LabError
+from .topology import CLIENT_IP, GUEST_IP, LabError
 
 
 def _base_summary(lab, name):
@@ -46,25 +48,39 @@ def _check_requests(summary, failures):
             failures.append(f"{req[key]} request(s) {key.replace('_', ' ')}")
 
 
-def steady(lab, opts):
+def _check_nic_installed(lab, failures):
+    """colo-proxy-script.sh's install ran on both hosts: the SVM's tap is
+    on the forward bridge, both hosts have their queue rules."""
+    topo = lab.topology
+    where = nic.master(topo.secondary, "tap0")
+    if where != nic.FORWARD_BRIDGE:
+        failures.append(f"the SVM's tap is on {where}, not on {nic.FORWARD_BRIDGE}")
+    for ns, side, want in ((topo.primary, "primary", 3), (topo.secondary, "secondary", 4)):
+        got = len(nic.tagged_rules(ns))
+        if got != want:
+            failures.append(f"{side} host has {got} colo-proxy IPv4 rules, not {want}")
+
+
+def steady(lab, opts, checkpoints=None):
     """(a) N checkpoints under client load, every request answered."""
+    checkpoints = checkpoints or opts.checkpoints
     lab.start_pair(opts.period, opts.capability, opts.dirty_kbps)
     lab.wait_guest_ready(lab.vms["primary"])
     start = lab.checkpoints()
     work = lab.start_workload()
     step = 10
-    for done in range(min(step, opts.checkpoints), opts.checkpoints + step, step):
-        done = min(done, opts.checkpoints)
+    for done in range(min(step, checkpoints), checkpoints + step, step):
+        done = min(done, checkpoints)
         lab.wait_until(f"{done} checkpoints", lambda: lab.checkpoints() >= start + done,
                        timeout=step * opts.period / 1000 * 4 + 60,
                        stall=max(15, opts.period / 1000 * 5), progress=lab.checkpoints)
         lab.event(f"{lab.checkpoints() - start} checkpoints under load, "
                   f"{work.answered()} requests answered")
-        if done == opts.checkpoints:
+        if done == checkpoints:
             break
     records = work.stop()
     stats = colo_stats(lab.vms["primary"])
-    summary = _base_summary(lab, "steady")
+    summary = _base_summary(lab, lab.scenario)
     summary["colo_stats"] = stats
     summary["phase_ms"] = phase_medians(lab.vms["primary"].trace_path)
     summary["checkpoints_under_load"] = lab.checkpoints() - start
@@ -73,12 +89,14 @@ def steady(lab, opts):
     _check_stats_agree(summary, failures)
     if stats is not None and "wait-loaded" not in summary["phase_ms"]:
         failures.append("no colo_checkpoint_phase trace events")
-    if summary["checkpoints_under_load"] < opts.checkpoints:
+    if summary["checkpoints_under_load"] < checkpoints:
         failures.append(f"only {summary['checkpoints_under_load']} checkpoints")
     _check_requests(summary, failures)
     for vm in lab.vms.values():
         if vm.qmp.cmd("query-status")["status"] != "running":
             failures.append(f"{vm.name} not running at the end")
+    if lab.net.proxy == "nic":
+        _check_nic_installed(lab, failures)
     return summary, failures
 
 
@@ -101,9 +119,9 @@ def _failover(lab, opts, victim):
     lab.event(f"{victim} killed (SIGKILL) after {lab.checkpoints()} checkpoints and "
               f"{work.answered()} answered requests")
     if victim == "primary":
-        how = colo.failover_on_secondary(survivor)
+        how = colo.failover_on_secondary(survivor, lab.net.proxy)
     else:
-        how = colo.failover_on_primary(survivor)
+        how = colo.failover_on_primary(survivor, lab.net.proxy)
     state = colo.wait_colo_ended(survivor)
     exit_reason = survivor.qmp.cmd("query-colo-status").get("reason")
     lab.event(f"failover done on the {survivor_name} ({how}, reason {exit_reason}, "
@@ -118,7 +136,7 @@ def _failover(lab, opts, victim):
     read_back = lab.client_get("/cgi-bin/disk").removeprefix("marker=")
     lab.event(f"disk marker read back from the {survivor_name}: {read_back}")
 
-    summary = _base_summary(lab, f"kill-{victim}")
+    summary = _base_summary(lab, lab.scenario)
     summary["survivor_colo_stats"] = colo_stats(survivor)
     summary["failover"] = {"how": how, "reason": exit_reason}
     summary["requests"] = request_summary(records)
@@ -141,7 +159,24 @@ def _failover(lab, opts, victim):
     stats = summary["survivor_colo_stats"]
     if stats is not None and stats["failovers"] != 1:
         failures.append(f"survivor counts {stats['failovers']} failovers, not 1")
+    if lab.net.proxy == "nic":
+        _check_nic_failover(lab, victim, failures)
     return summary, failures
+
+
+def _check_nic_failover(lab, victim, failures):
+    """QEMU ran the script's failover on the survivor."""
+    topo = lab.topology
+    if victim == "primary":
+        where = nic.master(topo.secondary, "tap0")
+        if where != "br0":
+            failures.append(f"after failover the SVM's tap is on {where}, not back on br0")
+        if not any(r.startswith("filter ") for r in nic.tagged_rules(topo.secondary)):
+            failures.append("the secondary's rewrite queue rules are gone after failover")
+    else:
+        left = [r for r in nic.tagged_rules(topo.primary) if r.startswith("filter ")]
+        if left:
+            failures.append(f"the primary still queues after failover: {left[0]}")
 
 
 def kill_primary(lab, opts):
@@ -154,5 +189,84 @@ def kill_secondary(lab, opts):
     return _failover(lab, opts, "secondary")
 
 
+def nic_mismatch(lab, opts):
+    """colo-nic under output that differs between the VMs: answers of
+    /cgi-bin/random. Each is a mismatch; the client's capture shows only
+    the PVM's answers, each released after a checkpoint that followed
+    its request."""
+    primary, secondary = lab.start_pair(opts.period, opts.capability, opts.dirty_kbps)
+    lab.wait_guest_ready(primary)
+    topo = lab.topology
+    # Some checkpoints first: the SVM then runs the guest the PVM runs
+    start = lab.checkpoints()
+    lab.wait_until("3 checkpoints", lambda: lab.checkpoints() >= start + 3, timeout=60,
+                   stall=30, progress=lab.checkpoints)
+    before = colo_stats(primary)
+    cap = Capture(topo.client, f"{lab.rundir}/client.pcap", expr="tcp port 80").start()
+    lab.event("capture running in the client namespace")
+    window_start = time.time()
+    try:
+        answers = {}
+        for i in range(opts.requests):
+            tag = f"r{i}"
+            answers[tag] = lab.client_get(f"/cgi-bin/random?tag={tag}")
+        lab.event(f"{opts.requests} /cgi-bin/random requests answered")
+    finally:
+        cap.stop()
+    after = colo_stats(primary)
+    window = (window_start, time.time())
+    pvm, svm = random_values(primary.serial()), random_values(secondary.serial())
+    pvm = {tag: v for tag, v in pvm.items() if tag in answers}
+    failures, figures = check_release(f"{lab.rundir}/client.pcap", CLIENT_IP, GUEST_IP,
+                                      pvm, svm, commit_times(primary.trace_path), window)
+    summary = _base_summary(lab, lab.scenario)
+    summary.update(colo_stats=after, release=figures)
+    for tag, body in answers.items():
+        want = f"tag={tag} value={pvm.get(tag)}"
+        if body != want:
+            failures.append(f"request {tag}: answer {body!r}, the PVM logged {want!r}")
+    if before is None or after is None:
+        failures.append("query-colo-status has no statistics")
+    else:
+        summary["mismatch_checkpoints"] = after["mismatch"] - before["mismatch"]
+        if summary["mismatch_checkpoints"] < 1:
+            failures.append("no mismatch-triggered checkpoint (stats 'mismatch' did not grow)")
+    if figures["svm_differing"] == 0:
+        failures.append("the SVM logged no differing value: nothing was compared")
+    _check_nic_installed(lab, failures)
+    return summary, failures
+
+
+def nic_multiqueue(lab, opts):
+    """colo-nic with a multiqueue tap and virtio-net (mq=on): a few
+    checkpoints under load, and no net filter on the netdev."""
+    summary, failures = steady(lab, opts, checkpoints=min(opts.checkpoints, 10))
+    primary = lab.vms["primary"]
+    ready = [line for line in primary.serial().splitlines() if "COLO-GUEST-READY" in line]
+    queues = ready[0].rsplit("queues=", 1)[-1] if ready else "?"
+    summary["guest_queues"] = queues
+    if queues != str(lab.net.queues):
+        failures.append(f"the guest uses {queues} queues, not {lab.net.queues}")
+    for vm in lab.vms.values():
+        info = vm.qmp.cmd("human-monitor-command", **{"command-line": "info network"})
+        if "filters:" in info:
+            failures.append(f"{vm.name}: info network lists net filters on the netdev")
+        types = [o["type"] for o in vm.qmp.cmd("qom-list", path="/objects")]
+        filters = [t for t in types if t.startswith("child<filter-") or "colo-compare" in t]
+        if filters:
+            failures.append(f"{vm.name}: net filter objects {filters}")
+        if not any(t == "child<colo-nic>" for t in types):
+            failures.append(f"{vm.name}: no colo-nic object")
+    return summary, failures
+
+
 SCENARIOS = {"steady": steady, "kill-primary": kill_primary,
-             "kill-secondary": kill_secondary}
+             "kill-secondary": kill_secondary,
+             "nic-steady": steady, "nic-mismatch": nic_mismatch,
+             "nic-kill-primary": kill_primary, "nic-kill-secondary": kill_secondary,
+             "nic-multiqueue": nic_multiqueue}
+
+# The network of the scenarios that do not use upstream's colo-compare stack
+NETS = {"nic-steady": {"proxy": "nic"}, "nic-mismatch": {"proxy": "nic"},
+        "nic-kill-primary": {"proxy": "nic"}, "nic-kill-secondary": {"proxy": "nic"},
+        "nic-multiqueue": {"proxy": "nic", "queues": 2}}

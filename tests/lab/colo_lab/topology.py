@@ -10,6 +10,10 @@ secondary host.
 br0 on both hosts is one LAN: when a VM's tap goes away its bridge forgets
 the MAC and the client's traffic reaches the other host. ft0 carries the
 COLO traffic (migration, NBD, the proxy's sockets).
+
+With forward=True (colo-nic) a veth pair fwd0 joins the two hosts too:
+colo-nic's forward interface, which carries the client's frames to the
+SVM and the SVM's frames back (see nic.py).
 """
 
 import os
@@ -85,7 +89,8 @@ def preflight():
 class Topology:
     """Creates the namespaces and links; remove() deletes them all."""
 
-    def __init__(self):
+    def __init__(self, forward=False):
+        self.forward = forward
         base = f"{PREFIX}{os.getpid()}"
         self.client = f"{base}-cli"
         self.primary = f"{base}-pri"
@@ -116,6 +121,8 @@ class Topology:
         self._veth(self.client, "eth0", self.primary, "lan-cli")
         self._veth(self.primary, "lan-sec", self.secondary, "lan-pri")
         self._veth(self.primary, "ft0", self.secondary, "ft0")
+        if self.forward:
+            self._veth(self.primary, "fwd0", self.secondary, "fwd0")
         self._bridge(self.primary, "lan-cli", "lan-sec")
         self._bridge(self.secondary, "lan-pri")
         run("ip", "-n", self.client, "addr", "add",
