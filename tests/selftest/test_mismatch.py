@@ -50,10 +50,11 @@ class MismatchEvidenceTest(unittest.TestCase):
     def tearDown(self):
         self.dir.cleanup()
 
-    def check(self, packets, commits):
+    def check(self, packets, commits, capture_window=(1000.0, 1100.0),
+              run_window=(990.0, 1110.0)):
         write_pcap(self.pcap, packets)
         return check_release(self.pcap, CLIENT, GUEST, self.pvm, self.svm, commits,
-                             (1000.0, 1100.0))
+                             capture_window, run_window)
 
     def test_reader(self):
         write_pcap(self.pcap, [request(1000.25, "r0")])
@@ -89,13 +90,40 @@ class MismatchEvidenceTest(unittest.TestCase):
         self.assertTrue(any("r1: not in the client's capture" in f for f in failures))
         self.assertTrue(any("not comparable" in f for f in failures))
 
+    def test_checkpoints_before_the_capture(self):
+        # The trace covers the whole run: checkpoints before the capture
+        # started are in the run's window, not in the capture's
+        failures, _ = self.check([request(1001, "r0"), answer(1001.5, "r0", "aaaa"),
+                                  request(1002, "r1"), answer(1002.3, "r1", "bbbb")],
+                                 [992.0, 995.0, 1001.4, 1002.2, 1105.0])
+        self.assertEqual(failures, [])
+
+    def test_packet_outside_the_capture_window(self):
+        failures, _ = self.check([request(1001, "r0"), answer(1001.5, "r0", "aaaa"),
+                                  request(1002, "r1"), answer(1002.3, "r1", "bbbb")],
+                                 [1001.4, 1002.2], capture_window=(1001.2, 1100.0))
+        self.assertEqual(len(failures), 1)
+        self.assertIn("1 capture time(s) outside", failures[0])
+        self.assertIn("not comparable", failures[0])
+
+    def test_nanosecond_pcap(self):
+        with open(self.pcap, "wb") as f:
+            _, data = request(0, "r0")
+            f.write(struct.pack(">IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 65535, 1))
+            f.write(struct.pack(">IIII", 1000, 250_000_123, len(data), len(data)) + data)
+        ((t, frame_),) = read_pcap(self.pcap)
+        self.assertAlmostEqual(t, 1000.250000123, places=7)
+        self.assertEqual(frame_, data)
+
     def test_serial_and_trace_parsing(self):
         self.assertEqual(random_values("x\nCOLO-RANDOM tag=r3 value=ab12\r\n"), {"r3": "ab12"})
         trace = os.path.join(self.dir.name, "t.log")
         with open(trace, "w") as f:
             f.write("12@1000.500000:colo_checkpoint_phase save took 100 us\n"
-                    "12@1000.600000:colo_checkpoint_phase wait-received took 90 us\n")
-        self.assertEqual(commit_times(trace), [1000.6])
+                    "12@1000.600000:colo_checkpoint_phase wait-received took 90 us\n"
+                    "12@1000.000042:colo_checkpoint_phase wait-received took 80 us\n"
+                    "12@1001.7")
+        self.assertEqual(commit_times(trace), [1000.6, 1000.000042])
 
 
 if __name__ == "__main__":

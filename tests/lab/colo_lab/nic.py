@@ -19,6 +19,12 @@ PVM_QUEUE, SVM_QUEUE = 0, 1
 INGRESS_QUEUE, EGRESS_QUEUE = 0, 1
 IPTABLES = "iptables-nft"          # the script's default flavour
 STATE_DIR = "/run/colo-proxy"      # the script's default state directory
+OBJECT_ID = "cn0"                  # the colo-nic object's id on both sides
+# colo-nic's read-only uint64 counters (qom-get). The primary compares
+# (held ... refused), the secondary rewrites (rewritten); both have queues
+# (recv-overflows, kernel-dropped).
+COUNTERS = ("held", "released", "mismatches", "timeouts", "refused", "rewritten",
+            "recv-overflows", "kernel-dropped")
 
 
 def default_script(qemu):
@@ -42,14 +48,20 @@ def check(qemu, script):
 
 
 def primary_object(script):
-    return ["-object", f"colo-nic,id=cn0,netdev=hn0,role=primary,pvm-queue={PVM_QUEUE},"
+    return ["-object", f"colo-nic,id={OBJECT_ID},netdev=hn0,role=primary,pvm-queue={PVM_QUEUE},"
                        f"svm-queue={SVM_QUEUE},forward-nic={FORWARD_IF},script={script}"]
 
 
 def secondary_object(script):
-    return ["-object", f"colo-nic,id=cn0,netdev=hn0,role=secondary,"
+    return ["-object", f"colo-nic,id={OBJECT_ID},netdev=hn0,role=secondary,"
                        f"ingress-queue={INGRESS_QUEUE},egress-queue={EGRESS_QUEUE},"
                        f"forward-nic={FORWARD_IF},script={script}"]
+
+
+def counters(vm):
+    """{counter: value} of the VM's colo-nic object."""
+    return {name: vm.qmp.cmd("qom-get", path=f"/objects/{OBJECT_ID}", property=name)
+            for name in COUNTERS}
 
 
 def master(netns, ifname):

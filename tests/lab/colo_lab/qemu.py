@@ -22,6 +22,10 @@ TRACE_EVENTS = ("colo_vm_state_change", "colo_send_message",
                 "colo_receive_message", "colo_failover_set_state",
                 "colo_flush_ram_cache_begin", "colo_flush_ram_cache_end",
                 "colo_checkpoint_phase")
+# colo-nic's rare events (not the per-packet ones), with a colo-nic object
+NIC_TRACE_EVENTS = ("colo_nic_mismatch", "colo_nic_refused", "colo_nic_overflow",
+                    "colo_nic_timeout", "colo_nic_script", "colo_rewriter_offsets",
+                    "colo_engine_tcp_diff", "colo_engine_fifo_diff", "colo_engine_refused")
 
 LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -74,7 +78,7 @@ def common_args(name, guest, rundir, dirty_kbps=0, net=Net()):
             "-device", net.device()]
     for d in FIRMWARE_DIRS:
         args += ["-L", d]
-    for ev in TRACE_EVENTS:
+    for ev in TRACE_EVENTS + (NIC_TRACE_EVENTS if net.proxy == "nic" else ()):
         args += ["-trace", ev]
     return args
 

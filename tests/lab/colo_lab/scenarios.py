@@ -61,6 +61,31 @@ def _check_nic_installed(lab, failures):
             failures.append(f"{side} host has {got} colo-proxy IPv4 rules, not {want}")
 
 
+def nic_counters(lab, names=("primary", "secondary")):
+    """{side: colo-nic counters} of the named VMs."""
+    return {name: nic.counters(lab.vms[name]) for name in names}
+
+
+def _check_nic_counters(counters, failures):
+    """colo-nic's counters after load: the primary's output went through
+    the comparison, no queue lost a packet, no packet was refused, and the
+    secondary rewrote sequence numbers: every request of the workload opens
+    a TCP connection after a checkpoint, and the SVM picks another initial
+    sequence number than the PVM (the clock is part of it)."""
+    primary, secondary = counters["primary"], counters["secondary"]
+    if primary["released"] == 0:
+        failures.append("the primary's colo-nic released no packet: "
+                        "nothing went through the comparison")
+    if primary["refused"]:
+        failures.append(f"the primary's colo-nic refused {primary['refused']} packet(s)")
+    for side, c in counters.items():
+        for key in ("kernel-dropped", "recv-overflows"):
+            if c[key]:
+                failures.append(f"the {side}'s colo-nic counts {c[key]} {key}")
+    if secondary["rewritten"] == 0:
+        failures.append("the secondary's colo-nic rewrote no packet")
+
+
 def steady(lab, opts, checkpoints=None):
     """(a) N checkpoints under client load, every request answered."""
     checkpoints = checkpoints or opts.checkpoints
@@ -80,8 +105,11 @@ def steady(lab, opts, checkpoints=None):
             break
     records = work.stop()
     stats = colo_stats(lab.vms["primary"])
+    counters = nic_counters(lab) if lab.net.proxy == "nic" else None
     summary = _base_summary(lab, lab.scenario)
     summary["colo_stats"] = stats
+    if counters is not None:
+        summary["colo_nic"] = counters
     summary["phase_ms"] = phase_medians(lab.vms["primary"].trace_path)
     summary["checkpoints_under_load"] = lab.checkpoints() - start
     summary["requests"] = request_summary(records)
@@ -97,6 +125,7 @@ def steady(lab, opts, checkpoints=None):
             failures.append(f"{vm.name} not running at the end")
     if lab.net.proxy == "nic":
         _check_nic_installed(lab, failures)
+        _check_nic_counters(counters, failures)
     return summary, failures
 
 
@@ -114,6 +143,8 @@ def _failover(lab, opts, victim):
                    lab.checkpoints() >= start + 3,
                    timeout=120, stall=30, progress=lambda: (work.answered(), lab.checkpoints()))
     victim_vm, survivor = lab.vms[victim], lab.vms[survivor_name]
+    # colo-nic's counters while both sides run, then the survivor's
+    counters = {"before_kill": nic_counters(lab)} if lab.net.proxy == "nic" else None
     t_kill = time.time()
     victim_vm.kill()
     lab.event(f"{victim} killed (SIGKILL) after {lab.checkpoints()} checkpoints and "
@@ -136,8 +167,12 @@ def _failover(lab, opts, victim):
     read_back = lab.client_get("/cgi-bin/disk").removeprefix("marker=")
     lab.event(f"disk marker read back from the {survivor_name}: {read_back}")
 
+    if counters is not None:
+        counters["survivor_after"] = nic.counters(survivor)
     summary = _base_summary(lab, lab.scenario)
     summary["survivor_colo_stats"] = colo_stats(survivor)
+    if counters is not None:
+        summary["colo_nic"] = counters
     summary["failover"] = {"how": how, "reason": exit_reason}
     summary["requests"] = request_summary(records)
     summary["failover_gap_s"] = round(first, 3) if first is not None else None
@@ -161,6 +196,9 @@ def _failover(lab, opts, victim):
         failures.append(f"survivor counts {stats['failovers']} failovers, not 1")
     if lab.net.proxy == "nic":
         _check_nic_failover(lab, victim, failures)
+        if counters["before_kill"]["primary"]["released"] == 0:
+            failures.append("before the kill the primary's colo-nic released no packet: "
+                            "nothing went through the comparison")
     return summary, failures
 
 
@@ -194,6 +232,7 @@ def nic_mismatch(lab, opts):
     /cgi-bin/random. Each is a mismatch; the client's capture shows only
     the PVM's answers, each released after a checkpoint that followed
     its request."""
+    run_start = time.time()
     primary, secondary = lab.start_pair(opts.period, opts.capability, opts.dirty_kbps)
     lab.wait_guest_ready(primary)
     topo = lab.topology
@@ -202,9 +241,10 @@ def nic_mismatch(lab, opts):
     lab.wait_until("3 checkpoints", lambda: lab.checkpoints() >= start + 3, timeout=60,
                    stall=30, progress=lab.checkpoints)
     before = colo_stats(primary)
+    counters_before = nic_counters(lab)
+    capture_start = time.time()
     cap = Capture(topo.client, f"{lab.rundir}/client.pcap", expr="tcp port 80").start()
     lab.event("capture running in the client namespace")
-    window_start = time.time()
     try:
         answers = {}
         for i in range(opts.requests):
@@ -213,14 +253,19 @@ def nic_mismatch(lab, opts):
         lab.event(f"{opts.requests} /cgi-bin/random requests answered")
     finally:
         cap.stop()
+    capture_window = (capture_start, time.time())
     after = colo_stats(primary)
-    window = (window_start, time.time())
+    counters = nic_counters(lab)
     pvm, svm = random_values(primary.serial()), random_values(secondary.serial())
     pvm = {tag: v for tag, v in pvm.items() if tag in answers}
+    # Every checkpoint of the run, from QEMU's start to now
+    commits = commit_times(primary.trace_path)
     failures, figures = check_release(f"{lab.rundir}/client.pcap", CLIENT_IP, GUEST_IP,
-                                      pvm, svm, commit_times(primary.trace_path), window)
+                                      pvm, svm, commits, capture_window,
+                                      (run_start, time.time()))
     summary = _base_summary(lab, lab.scenario)
-    summary.update(colo_stats=after, release=figures)
+    summary.update(colo_stats=after, release=figures,
+                   colo_nic={"before": counters_before, "after": counters})
     for tag, body in answers.items():
         want = f"tag={tag} value={pvm.get(tag)}"
         if body != want:
@@ -233,6 +278,16 @@ def nic_mismatch(lab, opts):
             failures.append("no mismatch-triggered checkpoint (stats 'mismatch' did not grow)")
     if figures["svm_differing"] == 0:
         failures.append("the SVM logged no differing value: nothing was compared")
+    nic_mismatches = (counters["primary"]["mismatches"] -
+                      counters_before["primary"]["mismatches"])
+    summary["colo_nic_mismatches"] = nic_mismatches
+    if nic_mismatches < 1:
+        failures.append("the primary's colo-nic counted no mismatch during the requests")
+    # Each request opens a TCP connection after a checkpoint (3 before the
+    # first, a mismatch checkpoint before each next): the SVM's initial
+    # sequence number differs from the PVM's, its packets are rewritten.
+    if counters["secondary"]["rewritten"] == counters_before["secondary"]["rewritten"]:
+        failures.append("the secondary's colo-nic rewrote no packet during the requests")
     _check_nic_installed(lab, failures)
     return summary, failures
 
