@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Configure (once) and build QEMU in build/qemu/build: x86_64-softmmu with
-# COLO's pieces (replication, colo-proxy), slirp, TCG and KVM, plus the
-# tools (qemu-img) and the test binaries, with ccache.
+# COLO's pieces (replication, colo-proxy, colo-nic), slirp, TCG and KVM,
+# plus the tools (qemu-img) and the test binaries, with ccache.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -16,6 +16,12 @@ export CCACHE_BASEDIR=$COLO_FT_BUILD
 "$COLO_FT_ROOT/scripts/install-build-deps.sh"
 [ -e "$tree/.git" ] || "$COLO_FT_ROOT/scripts/prepare-tree.sh" "$tree"
 
+# colo-nic exists only in the series (and from its patch on)
+colo_nic=()
+if grep -q "^option('colo_nic'" "$tree/meson_options.txt"; then
+    colo_nic=(--enable-colo-nic)
+fi
+
 if [ ! -f "$out/build.ninja" ]; then
     note "configuring $tree"
     mkdir -p "$out"
@@ -23,7 +29,7 @@ if [ ! -f "$out/build.ninja" ]; then
         --python=/usr/bin/python3 \
         --target-list=x86_64-softmmu \
         --enable-tcg --enable-kvm --enable-slirp \
-        --enable-replication --enable-colo-proxy \
+        --enable-replication --enable-colo-proxy "${colo_nic[@]}" \
         --firmwarepath="$FIRMWARE_PATH" \
         --enable-tools --disable-install-blobs --disable-docs --disable-werror \
         --disable-gtk --disable-sdl --disable-vnc --disable-opengl \

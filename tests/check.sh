@@ -18,6 +18,10 @@ failures=()
 # Upstream binaries: unit tests and qtests, and how long each may take.
 UPSTREAM_TESTS=(
     "tests/unit/test-replication 120"
+    "tests/unit/test-colo-compare-engine 60"
+    "tests/unit/test-colo-rewriter 60"
+    "tests/qtest/test-netfilter 120"
+    "tests/qtest/colo-nic-test 120"
     "tests/qtest/test-filter-mirror 120"
     "tests/qtest/test-filter-redirector 120"
     "tests/qtest/migration-test 1500"

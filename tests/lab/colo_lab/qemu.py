@@ -24,8 +24,8 @@ TRACE_EVENTS = ("colo_vm_state_change", "colo_send_message",
                 "colo_checkpoint_phase")
 # colo-nic's rare events (not the per-packet ones), with a colo-nic object
 NIC_TRACE_EVENTS = ("colo_nic_mismatch", "colo_nic_refused", "colo_nic_overflow",
-                    "colo_nic_timeout", "colo_nic_script", "colo_rewriter_offsets",
-                    "colo_engine_tcp_diff", "colo_engine_fifo_diff", "colo_engine_refused")
+                    "colo_nic_timeout", "colo_nic_script", "colo_rewriter_learned",
+                    "colo_engine_mismatch", "colo_engine_refused")
 
 LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
