@@ -20,6 +20,7 @@ Writes results/bench/bench-STAMP.{json,md} and prints the table.
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 
@@ -133,6 +134,20 @@ RATIOS = (("colo-compare/plain", "colo-compare-series", "plain-series"),
 UPSTREAM_RATIOS = (("colo-compare series/upstream", "colo-compare-series", "colo-upstream"),)
 
 
+def combine(rounds):
+    """One configuration's result from its rounds: the mean of each metric
+    (each round's values kept under "rounds"); a failed round fails it."""
+    for r in rounds:
+        if not isinstance(r, dict):
+            return r
+    res = {}
+    for key in rounds[0]:
+        vals = [r[key] for r in rounds if isinstance(r.get(key), (int, float))]
+        res[key] = statistics.mean(vals) if vals else None
+    res["rounds"] = rounds
+    return res
+
+
 def table(results):
     cols = [c for c in UPSTREAM + SERIES if c in results]
     ratios = RATIOS + (UPSTREAM_RATIOS if "colo-upstream" in results else ())
@@ -162,6 +177,9 @@ def main():
     ap.add_argument("--requests", type=int, default=60)
     ap.add_argument("--downloads", type=int, default=5)
     ap.add_argument("--pings", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="runs of each configuration, interleaved (A B C A B C); "
+                         "the table shows their mean")
     ap.add_argument("--verbose", action="store_true")
     opts = ap.parse_args()
 
@@ -172,18 +190,22 @@ def main():
     if opts.upstream:
         runs = [("plain-upstream", run_plain, opts.upstream, Net()),
                 ("colo-upstream", run_colo, opts.upstream, Net())] + runs
-    results = {}
-    for name, fn, qemu, net in runs:
-        print(f"bench: {name} ...", file=sys.stderr, flush=True)
-        try:
-            results[name] = fn(name, qemu, opts, net)
-        except (Deadlocked, LabError, QMPError) as exc:
-            results[name] = str(exc)
-        print(f"bench: {name}: {results[name]}", file=sys.stderr, flush=True)
+    rounds = {name: [] for name, _, _, _ in runs}
+    for n in range(1, opts.rounds + 1):
+        for name, fn, qemu, net in runs:
+            print(f"bench: {name} round {n} ...", file=sys.stderr, flush=True)
+            try:
+                res = fn(name, qemu, opts, net)
+            except (Deadlocked, LabError, QMPError) as exc:
+                res = str(exc)
+            rounds[name].append(res)
+            print(f"bench: {name} round {n}: {res}", file=sys.stderr, flush=True)
+    results = {name: combine(r) for name, r in rounds.items()}
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     os.makedirs(opts.results, exist_ok=True)
-    text = (f"# colo-ft bench {stamp}\n\nTCG guests, 2 cores, one run; checkpoint period "
+    text = (f"# colo-ft bench {stamp}\n\nTCG guests, 2 cores; each configuration run "
+            f"{opts.rounds} times, interleaved, mean shown; checkpoint period "
             f"{opts.period} ms.\n\n{table(results)}\n")
     with open(os.path.join(opts.results, f"bench-{stamp}.json"), "w") as f:
         json.dump(results, f, indent=1)
