@@ -6,7 +6,8 @@ guest, a COLO pair with upstream's userspace proxy (colo-compare with
 filter-mirror/-redirector/-rewriter) and a COLO pair with colo-nic (the
 host kernel's path, NFQUEUE). With --upstream, also the unreplicated
 guest and a COLO pair on unpatched upstream. Measured from the client
-namespace: ICMP round trip, sequential request rate, bulk download
+namespace: ICMP round trip, sequential request rate and the host CPU time
+(all cores, /proc/stat) spent per request meanwhile, bulk download
 throughput (1 MiB downloads); for COLO pairs also checkpoints per minute
 while measuring (and how many a mismatch triggered), the PVM pause per
 checkpoint (trace events) and the gap between killing the primary and
@@ -36,6 +37,7 @@ from colo_lab.topology import LabError  # noqa: E402
 
 METRICS = (("ping_ms", "ping RTT, ms", "lower"),
            ("requests_per_s", "sequential requests/s", "higher"),
+           ("cpu_ms_per_request", "host CPU per request (all cores), ms", "lower"),
            ("bulk_mib_s", "1 MiB downloads, MiB/s", "higher"),
            ("checkpoints_per_min", "checkpoints per minute while measuring", "lower"),
            ("mismatch_checkpoints", "of which triggered by a mismatch", "lower"),
@@ -47,11 +49,22 @@ class Deadlocked(Exception):
     pass
 
 
+def host_busy_s():
+    """CPU seconds all of this host's cores spent busy (not idle or
+    waiting for I/O) since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def measure_guest(lab, opts):
     res = {"ping_ms": lab.ping(count=opts.pings)}
+    busy0 = host_busy_s()
     rate = json.loads(lab.client("--rate", str(opts.requests), "--first-id", "1000000",
                                  limit=opts.requests * 10 + 60))
     res["requests_per_s"] = rate["requests"] / rate["seconds"]
+    res["cpu_ms_per_request"] = (host_busy_s() - busy0) * 1000 / rate["requests"]
     bulk = json.loads(lab.client("--bulk", "1024", "--repeat", str(opts.downloads),
                                  timeout=30, limit=opts.downloads * 60 + 60))
     res["bulk_mib_s"] = bulk["bytes"] / 2**20 / bulk["seconds"]
@@ -95,6 +108,9 @@ def run_colo(name, qemu, opts, net):
             assert_progress(lab, opts)
             raise
         res["checkpoints_per_min"] = (lab.checkpoints() - start) / (time.monotonic() - t0) * 60
+        if net.proxy == "nic":
+            res["colo_nic"] = {"primary": nic.counters(primary),
+                               "secondary": nic.counters(secondary)}
         stats = colo_stats(primary)
         if stats0 is not None and stats is not None:
             res["mismatch_checkpoints"] = stats["mismatch"] - stats0["mismatch"]
