@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Build every patch of the series on its own: a worktree of build/qemu
 # (build/bisect) walks from 'upstream' through the series, building
-# qemu-system-x86_64, qemu-img and the migration qtest at each step.
+# qemu-system-x86_64, qemu-img, the migration qtest and the series' own
+# tests at each step.
+# SERIES_BUILD_FROM=<commit> starts after that commit of build/qemu
+# (its own build having been checked before).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -10,11 +13,18 @@ wt=$COLO_FT_BUILD/bisect
 [ -d "$tree/.git" ] || die "no work tree at $tree: run 'make qemu' first"
 
 git -C "$tree" worktree prune
-[ -e "$wt/.git" ] || git -C "$tree" worktree add -q --detach "$wt" upstream
-for commit in $(git -C "$tree" rev-list --reverse upstream..HEAD); do
+from=${SERIES_BUILD_FROM:-upstream}
+[ -e "$wt/.git" ] || git -C "$tree" worktree add -q --detach "$wt" "$from"
+for commit in $(git -C "$tree" rev-list --reverse "$from..HEAD"); do
     subject=$(git -C "$tree" log -1 --format=%s "$commit")
     git -C "$wt" checkout -q --detach "$commit"
-    if "$COLO_FT_ROOT/scripts/build-qemu.sh" "$wt" tests/qtest/migration-test \
+    # the series' own tests, from the patch that adds them on
+    tests=()
+    for t in tests/unit/test-colo-compare-engine tests/unit/test-colo-rewriter \
+             tests/qtest/colo-nic-test; do
+        [ ! -e "$wt/$t.c" ] || tests+=("$t")
+    done
+    if "$COLO_FT_ROOT/scripts/build-qemu.sh" "$wt" tests/qtest/migration-test "${tests[@]}" \
             >"$COLO_FT_BUILD/bisect.log" 2>&1; then
         echo "ok $subject"
     else
