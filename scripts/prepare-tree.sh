@@ -23,6 +23,9 @@ export GIT_COMMITTER_NAME=colo-ft GIT_COMMITTER_EMAIL=colo-ft@invalid
 export GIT_AUTHOR_DATE='2000-01-01T00:00:00Z' GIT_COMMITTER_DATE='2000-01-01T00:00:00Z'
 git -C "$tree" init -q -b master
 git -C "$tree" config core.autocrlf false
+# Commits made in the tree are the series' patches: author them as such.
+git -C "$tree" config user.name "colo-ft developers"
+git -C "$tree" config user.email "devel@colo-ft.invalid"
 # QEMU's build directory lives inside the tree.
 printf '/build/\n' >>"$tree/.git/info/exclude"
 git -C "$tree" add -A -f .
