@@ -82,8 +82,10 @@ def _check_nic_counters(counters, failures):
         for key in ("kernel-dropped", "recv-overflows"):
             if c[key]:
                 failures.append(f"the {side}'s colo-nic counts {c[key]} {key}")
-    if secondary["rewritten"] == 0:
-        failures.append("the secondary's colo-nic rewrote no packet")
+    # No check that the secondary rewrote something: when both guests
+    # answer a SYN within one tick of their clock their ISNs are equal and
+    # nothing needs rewriting (seen in a 6-request nic-multiqueue run).
+    # A wrong translation shows as a mismatch or a lost request instead.
 
 
 def steady(lab, opts, checkpoints=None):
