@@ -121,7 +121,7 @@ def run_colo(name, qemu, opts, net):
         lab.wait_until("load before the kill", lambda: work.answered() >= 5, timeout=60)
         t_kill = time.time()
         primary.kill()
-        colo.failover_on_secondary(secondary, net.proxy)
+        colo.failover_on_secondary(secondary, primary, net.proxy)
         colo.wait_colo_ended(secondary)
         lab.wait_until("request after the failover", lambda: work.answered(since=t_kill) >= 1,
                        timeout=60)

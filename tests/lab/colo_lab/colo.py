@@ -44,26 +44,55 @@ def wait_colo(primary, secondary, timeout=120.0):
     raise LabError(f"COLO did not start within {timeout:.0f} s")
 
 
-def lost_heartbeat(vm):
-    """Request the failover. With the series a side whose peer died has
-    already failed over on its own, and says it is no longer in COLO mode."""
+def failover(vm):
+    """colo-failover (x-colo-lost-heartbeat where the QEMU has no stable
+    name). A primary whose secondary died has already ended COLO on its
+    own, and says it is no longer in COLO mode."""
     try:
-        vm.qmp.cmd("x-colo-lost-heartbeat")
+        vm.qmp.cmd("colo-failover")
         return "requested"
     except QMPError as exc:
-        if "not in COLO mode" not in str(exc):
+        if "not in COLO mode" in str(exc):
+            return "automatic"
+        if "has not been found" not in str(exc):
             raise
-        return "automatic"
+    vm.qmp.cmd("x-colo-lost-heartbeat")
+    return "requested"
 
 
-def failover_on_secondary(secondary, proxy="compare"):
-    """The primary died: the secondary takes over (COLO-FT.txt,
-    'Secondary Failover'). The filter-rewriter stays, for the connections
-    opened before the failover. colo-nic needs no object-del: QEMU runs
-    its script's failover (the SVM's tap back on the LAN bridge) and keeps
-    rewriting."""
+def wait_peer_lost(vm, timeout=30.0):
+    """Wait until the secondary reports the loss of its primary and waits
+    for management (query-colo-status "peer-lost"); False on a QEMU that
+    has no such report."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = vm.qmp.cmd("query-colo-status")
+        if "peer-lost" not in status:
+            return False
+        if status["peer-lost"]:
+            return True
+        time.sleep(0.01)
+    raise LabError(f"{vm.name} did not report the loss of its peer within {timeout:.0f} s")
+
+
+def guest_running(vm):
+    return vm.qmp.cmd("query-status")["status"] == "running"
+
+
+def failover_on_secondary(secondary, primary, proxy="compare"):
+    """The primary died: management's part (docs/system/colo.rst). The
+    secondary reports the loss and waits with its guest paused; the
+    primary is confirmed gone (the lab's fencing), then colo-failover
+    makes the secondary take over (COLO-FT.txt, 'Secondary Failover').
+    The filter-rewriter stays, for the connections opened before the
+    failover. colo-nic needs no object-del: QEMU runs its script's
+    failover (the SVM's tap back on the LAN bridge) and keeps rewriting."""
+    if wait_peer_lost(secondary) and guest_running(secondary):
+        raise LabError("the secondary runs its guest before colo-failover")
+    if primary.alive():
+        raise LabError("the primary is still alive: refusing to fail over")
     secondary.qmp.cmd("nbd-server-stop")
-    how = lost_heartbeat(secondary)
+    how = failover(secondary)
     if proxy == "nic":
         return how
     for obj in ("f2", "f1"):
@@ -82,7 +111,7 @@ def failover_on_primary(primary, proxy="compare"):
     objects = () if proxy == "nic" else ("comp0", "iothread1", "m0", "redire0", "redire1")
     for obj in objects:
         primary.qmp.cmd("object-del", id=obj)
-    return lost_heartbeat(primary)
+    return failover(primary)
 
 
 def wait_colo_ended(vm, timeout=30.0):

@@ -152,7 +152,9 @@ def _failover(lab, opts, victim):
     lab.event(f"{victim} killed (SIGKILL) after {lab.checkpoints()} checkpoints and "
               f"{work.answered()} answered requests")
     if victim == "primary":
-        how = colo.failover_on_secondary(survivor, lab.net.proxy)
+        how = colo.failover_on_secondary(survivor, victim_vm, lab.net.proxy)
+        lab.event("the secondary reported the loss and waited; the primary is gone: "
+                  "colo-failover sent")
     else:
         how = colo.failover_on_primary(survivor, lab.net.proxy)
     state = colo.wait_colo_ended(survivor)
@@ -188,8 +190,12 @@ def _failover(lab, opts, victim):
         failures.append(f"disk marker {marker!r} read back as {read_back!r}")
     if state != "running":
         failures.append(f"survivor is {state}")
-    # A side fails over on its own (reason error) or on request (request)
+    # The primary goes on alone on its own (reason error) or on request
+    # (request); the secondary takes over on request after the loss of its
+    # primary, and COLO ended because of that loss (error)
     want_reason = {"automatic": "error", "requested": "request"}[how]
+    if victim == "primary":
+        want_reason = "error"
     if exit_reason != want_reason:
         failures.append(f"survivor's COLO exit reason is {exit_reason}, "
                         f"not {want_reason} after a {how} failover")
