@@ -24,13 +24,16 @@ UPSTREAM_TESTS=(
     "tests/qtest/colo-nic-test 120"
     "tests/qtest/test-filter-mirror 120"
     "tests/qtest/test-filter-redirector 120"
-    "tests/qtest/migration-test 1500"
+    "tests/qtest/migration-test 2400"
 )
 # Scenario and the capability it enables COLO with (x-colo: the alias).
-# nic-*: colo-nic, with the tree's scripts/colo-proxy-script.sh.
+# nic-*: colo-nic, with the tree's scripts/colo-proxy-script.sh. The fault
+# scenarios (partition ... large-checkpoints) take 1-2 min each.
 LAB_SCENARIOS=("steady colo" "kill-primary colo" "kill-secondary x-colo"
                "nic-steady colo" "nic-mismatch colo" "nic-kill-primary colo"
-               "nic-kill-secondary colo" "nic-multiqueue colo")
+               "nic-kill-secondary colo" "nic-multiqueue colo"
+               "primary-frozen colo" "cancel colo"
+               "primary-failover colo" "large-checkpoints colo")
 
 # Count a TAP log's cases.
 count_tap() {

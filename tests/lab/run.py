@@ -3,9 +3,10 @@
 
   run.py SCENARIO --qemu PATH --guest DIR [options]
 
-Scenarios steady, kill-primary, kill-secondary use upstream's userspace
-proxy (colo-compare); nic-steady, nic-mismatch, nic-kill-primary,
-nic-kill-secondary and nic-multiqueue use colo-nic with
+Scenarios steady, kill-primary, kill-secondary and the fault scenarios
+(partition, primary-frozen, cancel, primary-failover, large-checkpoints)
+use upstream's userspace proxy (colo-compare); nic-steady, nic-mismatch,
+nic-kill-primary, nic-kill-secondary and nic-multiqueue use colo-nic with
 --proxy-script (default: scripts/colo-proxy-script.sh of the QEMU tree).
 
 Exit status: 0 passed, 1 failed, 2 the lab could not run.
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -24,6 +26,15 @@ from colo_lab.qemu import Net  # noqa: E402
 from colo_lab.qmp import QMPError  # noqa: E402
 from colo_lab.scenarios import NETS, SCENARIOS  # noqa: E402
 from colo_lab.topology import LabError  # noqa: E402
+
+
+def qemu_built(path):
+    """When the QEMU binary was last written (it may be rebuilt between
+    runs): local time, to the second."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.stat(path).st_mtime))
+    except OSError:
+        return None
 
 
 def main():
@@ -40,7 +51,16 @@ def main():
     ap.add_argument("--after-kill", type=int, default=20)
     ap.add_argument("--max-gap", type=float, default=2.0)
     ap.add_argument("--dirty-kbps", type=int, default=0,
-                    help="guest memory dirtier rate, KiB/s")
+                    help="guest memory dirtier rate, KiB/s "
+                         "(large-checkpoints: default 200000, set once COLO runs)")
+    ap.add_argument("--peer-timeout", type=int, default=0,
+                    help="fault scenarios: colo-peer-timeout on both sides, ms "
+                         "(default: the scenario's, 2000; large-checkpoints 1000)")
+    ap.add_argument("--duration", type=int, default=0,
+                    help="large-checkpoints: seconds of dirtying watched (default 60)")
+    ap.add_argument("--load-delay", type=int, default=None,
+                    help="large-checkpoints: the secondary waits this long (ms) before "
+                         "loading each checkpoint (default 2.5x colo-peer-timeout; 0: no wait)")
     ap.add_argument("--requests", type=int, default=10,
                     help="nic-mismatch: requests whose answers differ")
     ap.add_argument("--proxy-script",
@@ -59,7 +79,8 @@ def main():
                 summary, failures = SCENARIOS[opts.scenario](lab, opts)
             finally:
                 with open(os.path.join(lab.rundir, "timeline.json"), "w") as f:
-                    json.dump([[t - lab.t0, text] for t, text in lab.timeline], f, indent=1)
+                    steps = sorted(lab.timeline, key=lambda step: step[0])
+                    json.dump([[t - lab.t0, text] for t, text in steps], f, indent=1)
     except (LabError, QMPError) as exc:
         summary.update(ok=False, error=str(exc))
         print(f"lab: error: {exc}", file=sys.stderr)
@@ -68,6 +89,7 @@ def main():
     except KeyboardInterrupt:
         print("lab: interrupted; everything it created was removed", file=sys.stderr)
         return 130
+    summary["qemu_built"] = qemu_built(opts.qemu)
     summary["ok"] = not failures
     summary["failures"] = failures
     with open(os.path.join(summary["rundir"], "summary.json"), "w") as f:

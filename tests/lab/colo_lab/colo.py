@@ -79,20 +79,54 @@ def guest_running(vm):
     return vm.qmp.cmd("query-status")["status"] == "running"
 
 
-def failover_on_secondary(secondary, primary, proxy="compare"):
+def event_time(ev):
+    """QEMU's own timestamp of a QMP event (host wall clock, seconds)."""
+    ts = ev["timestamp"]
+    return ts["seconds"] + ts["microseconds"] / 1e6
+
+
+def events(vm, name, mode=None, since=0.0):
+    """vm's QMP events called name (with data.mode == mode when given)
+    at or after since, oldest first. Only events that arrived with an
+    answer to a command are known: ask something first."""
+    return [ev for _, ev in vm.qmp.events
+            if ev["event"] == name and event_time(ev) >= since and
+            (mode is None or ev.get("data", {}).get("mode") == mode)]
+
+
+def _quiet(text, at=None):
+    pass
+
+
+def failover_on_secondary(secondary, primary, proxy="compare", log=_quiet, since=None):
     """The primary died: management's part (docs/system/colo.rst). The
     secondary reports the loss and waits with its guest paused; the
     primary is confirmed gone (the lab's fencing), then colo-failover
     makes the secondary take over (COLO-FT.txt, 'Secondary Failover').
     The filter-rewriter stays, for the connections opened before the
     failover. colo-nic needs no object-del: QEMU runs its script's
-    failover (the SVM's tap back on the LAN bridge) and keeps rewriting."""
-    if wait_peer_lost(secondary) and guest_running(secondary):
-        raise LabError("the secondary runs its guest before colo-failover")
+    failover (the SVM's tap back on the LAN bridge) and keeps rewriting.
+    log(text, at=None) is told each step (at: when it happened, when
+    earlier); since: the time of the fault, to which the loss report is
+    timed."""
+    since = time.time() if since is None else since
+    if wait_peer_lost(secondary):
+        lost = events(secondary, "COLO_PEER_LOST", "secondary", since - 1)
+        t_lost = event_time(lost[0]) if lost else time.time()
+        state = secondary.qmp.cmd("query-status")["status"]
+        log(f"the secondary reports the loss of its primary {t_lost - since:.2f} s after "
+            f"the fault (COLO_PEER_LOST, peer-lost true) and waits, its guest "
+            f"{'RUNNING' if state == 'running' else 'stopped'} (run state {state})", at=t_lost)
+        if state == "running":
+            raise LabError("the secondary runs its guest before colo-failover")
+    else:
+        log("the secondary has no peer-lost report (an older QEMU)")
     if primary.alive():
         raise LabError("the primary is still alive: refusing to fail over")
+    log("fencing check: the primary's QEMU is gone")
     secondary.qmp.cmd("nbd-server-stop")
     how = failover(secondary)
+    log(f"colo-failover sent to the secondary ({how})")
     if proxy == "nic":
         return how
     for obj in ("f2", "f1"):
@@ -102,15 +136,15 @@ def failover_on_secondary(secondary, primary, proxy="compare"):
     return how
 
 
-def failover_on_primary(primary, proxy="compare"):
+def failover_on_primary(primary, proxy="compare", timeout=120.0):
     """The secondary died: the primary goes on alone (COLO-FT.txt,
-    'Primary Failover'). colo-nic stays: on failover QEMU runs its
-    script, which stops the mirroring and queueing."""
-    primary.qmp.cmd("x-blockdev-change", parent="colo-disk0", child="children.1")
-    primary.qmp.hmp("drive_del replication0")
-    objects = () if proxy == "nic" else ("comp0", "iothread1", "m0", "redire0", "redire1")
-    for obj in objects:
-        primary.qmp.cmd("object-del", id=obj)
+    'Primary Failover'). The proxy objects stay: on failover colo-compare
+    releases what it holds and passes the PVM's output on uncompared, and
+    QEMU runs colo-nic's script, which stops the mirroring and queueing.
+    timeout: for each monitor command."""
+    primary.qmp.cmd("x-blockdev-change", timeout=timeout, parent="colo-disk0",
+                    child="children.1")
+    primary.qmp.hmp("drive_del replication0", timeout=timeout)
     return failover(primary)
 
 

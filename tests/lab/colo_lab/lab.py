@@ -50,6 +50,11 @@ class Workload:
         with self._lock:
             return sum(1 for r in self.records if r.get("answered", 0) > since)
 
+    def records_so_far(self):
+        """A copy of the records that arrived until now."""
+        with self._lock:
+            return list(self.records)
+
     def stop(self, timeout=90.0):
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -97,6 +102,8 @@ class Lab:
         return self
 
     def __exit__(self, *exc):
+        if exc[1] is not None and "timed out" in str(exc[1]):
+            self.dump_stacks()
         for w in self.workloads:
             w.stop(timeout=5)
         for vm in self.vms.values():
@@ -109,21 +116,47 @@ class Lab:
         signal.signal(signal.SIGINT, self._old_sigint)
         return False
 
+    def dump_stacks(self):
+        """Every thread's backtrace of each running QEMU into
+        <name>-stacks.txt (gdb), for a monitor that stopped answering."""
+        if not shutil.which("gdb"):
+            return
+        for vm in self.vms.values():
+            if not vm.alive():
+                continue
+            path = os.path.join(self.rundir, f"{vm.name}-stacks.txt")
+            with open(path, "w") as f:
+                try:
+                    subprocess.run(["gdb", "-batch", "-p", str(vm.proc.pid),
+                                    "-ex", "thread apply all bt"],
+                                   stdout=f, stderr=subprocess.STDOUT, timeout=120)
+                except subprocess.TimeoutExpired:
+                    f.write("gdb: no backtrace within 120 s\n")
+            if self.verbose:
+                print(f"lab: {vm.name}'s threads in {path}", file=sys.stderr)
+
     def _save_qmp_events(self, vm):
         if vm.qmp is None:
             return
         with open(os.path.join(self.rundir, f"{vm.name}-qmp-events.json"), "w") as f:
             json.dump([{"host_time": t, **ev} for t, ev in vm.qmp.events], f, indent=1)
 
-    def event(self, text):
-        t = time.time()
+    def event(self, text, at=None):
+        """A step of the run for the timeline; at: when it happened, if
+        that was before now (host wall clock)."""
+        t = time.time() if at is None else at
         self.timeline.append((t, text))
         if self.verbose:
             print(f"[{t - self.t0:7.2f}s] {text}", file=sys.stderr, flush=True)
 
     # --- guests -----------------------------------------------------------
 
-    def start_pair(self, period_ms, capability="x-colo", dirty_kbps=0):
+    def start_pair(self, period_ms, capability="x-colo", dirty_kbps=0, params=None,
+                   secondary_extra=()):
+        """Start both QEMUs and COLO between them. params: migration
+        parameters set on both sides before COLO starts (e.g.
+        colo-peer-timeout, which each side applies to its own waits);
+        secondary_extra: more arguments for the secondary's QEMU."""
         from .colo import start_colo, wait_colo
         q.create_disks(self.qemu, self.rundir, ("primary", "active", "hidden"))
         shutil.copy(f"{self.rundir}/primary.qcow2", f"{self.rundir}/secondary.qcow2")
@@ -133,11 +166,15 @@ class Lab:
             q.primary_args(self.guest, self.rundir, dirty_kbps, self.net), self.rundir)
         self.vms["secondary"] = q.VM(
             "secondary", self.qemu, topo.secondary,
-            q.secondary_args(self.guest, self.rundir, dirty_kbps, self.net), self.rundir)
+            q.secondary_args(self.guest, self.rundir, dirty_kbps, self.net)
+            + list(secondary_extra), self.rundir)
         primary, secondary = self.vms["primary"], self.vms["secondary"]
         secondary.connect()
         primary.connect()
         self.event("primary and secondary QEMU started")
+        if params:
+            for vm in (secondary, primary):
+                vm.qmp.cmd("migrate-set-parameters", **params)
         start_colo(primary, secondary, period_ms, capability)
         wait_colo(primary, secondary)
         self.event(f"COLO running ({capability}, {self.net.proxy} proxy, "

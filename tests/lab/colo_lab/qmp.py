@@ -68,8 +68,9 @@ class QMP:
             elif "return" in resp:
                 return resp["return"]
 
-    def hmp(self, command_line):
-        out = self.cmd("human-monitor-command", **{"command-line": command_line})
+    def hmp(self, command_line, timeout=120.0):
+        out = self.cmd("human-monitor-command", timeout=timeout,
+                       **{"command-line": command_line})
         if out.strip():
             raise QMPError(f"{self.name}: {command_line}: {out.strip()}")
         return out

@@ -150,24 +150,25 @@ def _failover(lab, opts, victim):
     t_kill = time.time()
     victim_vm.kill()
     lab.event(f"{victim} killed (SIGKILL) after {lab.checkpoints()} checkpoints and "
-              f"{work.answered()} answered requests")
+              f"{work.answered()} answered requests", at=t_kill)
     if victim == "primary":
-        how = colo.failover_on_secondary(survivor, victim_vm, lab.net.proxy)
-        lab.event("the secondary reported the loss and waited; the primary is gone: "
-                  "colo-failover sent")
+        how = colo.failover_on_secondary(survivor, victim_vm, lab.net.proxy,
+                                         log=lab.event, since=t_kill)
     else:
         how = colo.failover_on_primary(survivor, lab.net.proxy)
     state = colo.wait_colo_ended(survivor)
     exit_reason = survivor.qmp.cmd("query-colo-status").get("reason")
-    lab.event(f"failover done on the {survivor_name} ({how}, reason {exit_reason}, "
-              f"guest {state})")
+    lab.event(f"COLO ended on the {survivor_name} {time.time() - t_kill:.2f} s after the "
+              f"kill ({how} failover, reason {exit_reason}, guest {state})")
     lab.wait_until("requests after the failover",
                    lambda: work.answered(since=t_kill) >= opts.after_kill,
                    timeout=120, stall=60, progress=lambda: work.answered(since=t_kill))
     records = work.stop()
     first = first_answer_after(records, t_kill)
-    lab.event(f"first request served {first:.2f} s after the kill" if first is not None
-              else "no request served after the kill")
+    if first is not None:
+        lab.event(f"first request served {first:.2f} s after the kill", at=t_kill + first)
+    else:
+        lab.event("no request served after the kill")
     read_back = lab.client_get("/cgi-bin/disk").removeprefix("marker=")
     lab.event(f"disk marker read back from the {survivor_name}: {read_back}")
 
@@ -178,6 +179,8 @@ def _failover(lab, opts, victim):
     if counters is not None:
         summary["colo_nic"] = counters
     summary["failover"] = {"how": how, "reason": exit_reason}
+    if victim == "primary":
+        summary["peer_lost_after_s"] = _peer_lost_after(survivor, t_kill)
     summary["requests"] = request_summary(records)
     summary["failover_gap_s"] = round(first, 3) if first is not None else None
     summary["disk_marker"] = {"written": marker, "read": read_back, "ok": marker == read_back}
@@ -208,6 +211,12 @@ def _failover(lab, opts, victim):
             failures.append("before the kill the primary's colo-nic released no packet: "
                             "nothing went through the comparison")
     return summary, failures
+
+
+def _peer_lost_after(vm, t_fault):
+    """Seconds from the fault to vm's COLO_PEER_LOST, or None."""
+    lost = colo.events(vm, "COLO_PEER_LOST", since=t_fault - 1)
+    return round(colo.event_time(lost[0]) - t_fault, 3) if lost else None
 
 
 def _check_nic_failover(lab, victim, failures):
@@ -328,6 +337,10 @@ SCENARIOS = {"steady": steady, "kill-primary": kill_primary,
              "nic-steady": steady, "nic-mismatch": nic_mismatch,
              "nic-kill-primary": kill_primary, "nic-kill-secondary": kill_secondary,
              "nic-multiqueue": nic_multiqueue}
+
+# The fault scenarios (faults.py uses this module's checks, hence here)
+from .faults import SCENARIOS as _FAULT_SCENARIOS  # noqa: E402
+SCENARIOS.update(_FAULT_SCENARIOS)
 
 # The network of the scenarios that do not use upstream's colo-compare stack
 NETS = {"nic-steady": {"proxy": "nic"}, "nic-mismatch": {"proxy": "nic"},
