@@ -339,12 +339,20 @@ def partition(lab, opts):
     cut_link(lab.topology.primary)
     lab.event(f"{FT_LINK} down: the link between the hosts is cut, the clients still reach "
               f"both hosts over br0")
+    _run_fault(lab, _after_cut, "after the cut",
+               (lab, opts, work, t_cut, 3 * timeout_ms / 1000, figures, failures),
+               figures, failures)
+    return _summary(lab, work, figures, failures, t_cut, fault="the cut")
+
+
+def _run_fault(lab, body, when, args, figures, failures):
+    """Run a fault's checks; a monitor that got stuck ends them, and the
+    secondary must still wait, not serve."""
     try:
-        _after_cut(lab, opts, work, t_cut, 3 * timeout_ms / 1000, figures, failures)
+        body(*args)
     except MonitorStuck as exc:
         figures["live_stuck"] = _stuck(lab, exc, failures)
-        _secondary_still_waits(lab.vms["secondary"], failures, "after the cut")
-    return _summary(lab, work, figures, failures, t_cut, fault="the cut")
+        _secondary_still_waits(lab.vms["secondary"], failures, when)
 
 
 def _after_cut(lab, opts, work, t_cut, limit, figures, failures):
@@ -380,11 +388,9 @@ def primary_frozen(lab, opts):
     primary, secondary, work = _start_loaded(lab, opts, timeout_ms)
     figures, failures = {"colo_peer_timeout_ms": timeout_ms}, []
     t_stop = time.time()
-    try:
-        _freeze(lab, opts, work, t_stop, 3 * timeout_ms / 1000, figures, failures)
-    except MonitorStuck as exc:
-        figures["live_stuck"] = _stuck(lab, exc, failures)
-        _secondary_still_waits(lab.vms["secondary"], failures, "during and after the freeze")
+    _run_fault(lab, _freeze, "during and after the freeze",
+               (lab, opts, work, t_stop, 3 * timeout_ms / 1000, figures, failures),
+               figures, failures)
     return _summary(lab, work, figures, failures, t_stop, fault="SIGSTOP")
 
 
