@@ -32,7 +32,7 @@ UPSTREAM_TESTS=(
 LAB_SCENARIOS=("steady colo" "kill-primary colo" "kill-secondary x-colo"
                "nic-steady colo" "nic-mismatch colo" "nic-kill-primary colo"
                "nic-kill-secondary colo" "nic-multiqueue colo"
-               "primary-frozen colo" "cancel colo"
+               "partition colo" "primary-frozen colo" "cancel colo"
                "primary-failover colo" "large-checkpoints colo")
 
 # Count a TAP log's cases.
