@@ -20,11 +20,12 @@ UPSTREAM_TESTS=(
     "tests/unit/test-replication 120"
     "tests/unit/test-colo-compare-engine 60"
     "tests/unit/test-colo-rewriter 60"
+    "tests/unit/test-colo-nic-netlink 60"
     "tests/qtest/test-netfilter 120"
     "tests/qtest/colo-nic-test 120"
     "tests/qtest/test-filter-mirror 120"
     "tests/qtest/test-filter-redirector 120"
-    "tests/qtest/migration-test 2400"
+    "tests/qtest/migration-test 2700"
 )
 # Scenario and the capability it enables COLO with (x-colo: the alias).
 # nic-*: colo-nic, with the tree's scripts/colo-proxy-script.sh. The fault
@@ -32,6 +33,8 @@ UPSTREAM_TESTS=(
 LAB_SCENARIOS=("steady colo" "kill-primary colo" "kill-secondary x-colo"
                "nic-steady colo" "nic-mismatch colo" "nic-kill-primary colo"
                "nic-kill-secondary colo" "nic-multiqueue colo"
+               "nic-chatter colo" "nic-firewall-kill-primary colo"
+               "nic-firewall-kill-secondary colo" "nic-failover-hang colo"
                "partition colo" "primary-frozen colo" "cancel colo"
                "primary-failover colo" "large-checkpoints colo")
 

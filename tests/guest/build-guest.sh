@@ -2,8 +2,8 @@
 # Build the lab's test guest from Debian packages: the kernel of
 # linux-image-amd64 (extracted with dpkg-deb, never installed) and a
 # busybox-static initramfs with the e1000, virtio-net and IDE disk
-# modules and the services in rootfs/. Cached by the package versions and
-# rootfs/.
+# modules, the services in rootfs/ and the helpers in src/ (static
+# binaries in /bin). Cached by the package versions, rootfs/ and src/.
 #
 # Prints the directory holding vmlinuz and initrd.img.
 set -euo pipefail
@@ -25,7 +25,7 @@ fi
 [ -n "$pkg" ] || die "no linux-image-amd64 package known to apt"
 kver=$(apt-cache policy "$pkg" | awk '/Candidate:/ { print $2 }')
 bbver=$(apt-cache policy busybox-static | awk '/Candidate:/ { print $2 }')
-key=$( (echo "$pkg $kver $bbver $modules"; cd "$here" && tar -cf - rootfs build-guest.sh) |
+key=$( (echo "$pkg $kver $bbver $modules"; cd "$here" && tar -cf - rootfs src build-guest.sh) |
        sha256sum | cut -c1-16)
 out=$COLO_FT_CACHE/guest/$key
 if [ -f "$out/initrd.img" ] && [ -f "$out/vmlinuz" ]; then
@@ -67,6 +67,10 @@ add_module() {
 mkdir -p "$work/root/lib/modules" "$work/root/proc" "$work/root/sys" "$work/root/dev"
 cp -a "$here/rootfs/." "$work/root/"
 cp "$bb" "$work/root/bin/busybox"
+for src in "$here"/src/*.c; do
+    name=$(basename "$src" .c)
+    run_quiet "cc $name" cc -static -Os -Wall -o "$work/root/bin/$name" "$src"
+done
 for m in $modules; do
     add_module "$m"
 done

@@ -6,7 +6,9 @@
 Scenarios steady, kill-primary, kill-secondary and the fault scenarios
 (partition, primary-frozen, cancel, primary-failover, large-checkpoints)
 use upstream's userspace proxy (colo-compare); nic-steady, nic-mismatch,
-nic-kill-primary, nic-kill-secondary and nic-multiqueue use colo-nic with
+nic-kill-primary, nic-kill-secondary, nic-multiqueue, nic-chatter,
+nic-firewall-kill-primary, nic-firewall-kill-secondary and
+nic-failover-hang use colo-nic with
 --proxy-script (default: scripts/colo-proxy-script.sh of the QEMU tree).
 
 Exit status: 0 passed, 1 failed, 2 the lab could not run.

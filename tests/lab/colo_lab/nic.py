@@ -11,6 +11,7 @@ can see of the host side (colo-proxy-script.sh's bridge and rules).
 import os
 import subprocess
 
+from .qmp import QMPError
 from .topology import LabError, run
 
 FORWARD_IF = "fwd0"
@@ -23,9 +24,12 @@ OBJECT_ID = "cn0"                  # the colo-nic object's id on both sides
 IOTHREAD_ID = "cn-io"              # the iothread colo-nic reads its queues in
 # colo-nic's read-only uint64 counters (qom-get). The primary compares
 # (held ... refused), the secondary rewrites (rewritten); both have queues
-# (recv-overflows, kernel-dropped).
+# (recv-overflows, kernel-dropped) and give verdicts (verdict-errors); the
+# primary drops what it holds when comparing stops (dropped-held).
 COUNTERS = ("held", "released", "mismatches", "timeouts", "refused", "rewritten",
-            "recv-overflows", "kernel-dropped")
+            "recv-overflows", "kernel-dropped", "verdict-errors", "dropped-held")
+# Counters an older QEMU does not have: left out of counters()
+NEWER_COUNTERS = ("verdict-errors", "dropped-held")
 
 
 def default_script(qemu):
@@ -65,9 +69,16 @@ def secondary_object(script):
 
 
 def counters(vm):
-    """{counter: value} of the VM's colo-nic object."""
-    return {name: vm.qmp.cmd("qom-get", path=f"/objects/{OBJECT_ID}", property=name)
-            for name in COUNTERS}
+    """{counter: value} of the VM's colo-nic object (without the counters
+    an older QEMU does not have)."""
+    values = {}
+    for name in COUNTERS:
+        try:
+            values[name] = vm.qmp.cmd("qom-get", path=f"/objects/{OBJECT_ID}", property=name)
+        except QMPError:
+            if name not in NEWER_COUNTERS:
+                raise
+    return values
 
 
 def master(netns, ifname):
@@ -79,7 +90,7 @@ def master(netns, ifname):
 def tagged_rules(netns, tap="tap0"):
     """The script's iptables rules for tap in netns, as 'TABLE RULE' lines."""
     rules = []
-    for table in ("filter", "raw"):
+    for table in ("mangle", "filter", "raw"):
         out = run("ip", "netns", "exec", netns, IPTABLES, "-w", "-t", table, "-S").stdout
         rules += [f"{table} {line}" for line in out.splitlines()
                   if f'"colo-proxy:{tap}"' in line]

@@ -79,8 +79,8 @@ def _check_nic_counters(counters, failures):
     if primary["refused"]:
         failures.append(f"the primary's colo-nic refused {primary['refused']} packet(s)")
     for side, c in counters.items():
-        for key in ("kernel-dropped", "recv-overflows"):
-            if c[key]:
+        for key in ("kernel-dropped", "recv-overflows", "verdict-errors"):
+            if c.get(key):
                 failures.append(f"the {side}'s colo-nic counts {c[key]} {key}")
     # No check that the secondary rewrote something: when both guests
     # answer a SYN within one tick of their clock their ISNs are equal and
@@ -229,7 +229,8 @@ def _check_nic_failover(lab, victim, failures):
         if not any(r.startswith("filter ") for r in nic.tagged_rules(topo.secondary)):
             failures.append("the secondary's rewrite queue rules are gone after failover")
     else:
-        left = [r for r in nic.tagged_rules(topo.primary) if r.startswith("filter ")]
+        left = [r for r in nic.tagged_rules(topo.primary)
+                if r.startswith(("filter ", "mangle "))]
         if left:
             failures.append(f"the primary still queues after failover: {left[0]}")
 
@@ -346,3 +347,8 @@ SCENARIOS.update(_FAULT_SCENARIOS)
 NETS = {"nic-steady": {"proxy": "nic"}, "nic-mismatch": {"proxy": "nic"},
         "nic-kill-primary": {"proxy": "nic"}, "nic-kill-secondary": {"proxy": "nic"},
         "nic-multiqueue": {"proxy": "nic", "queues": 2}}
+
+# colo-nic's host side: flooded chatter, the host's firewall (nic_host.py)
+from .nic_host import NETS as _NIC_HOST_NETS, SCENARIOS as _NIC_HOST_SCENARIOS  # noqa: E402
+SCENARIOS.update(_NIC_HOST_SCENARIOS)
+NETS.update(_NIC_HOST_NETS)
