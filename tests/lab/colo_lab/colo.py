@@ -148,6 +148,17 @@ def failover_on_primary(primary, proxy="compare", timeout=120.0):
     return failover(primary)
 
 
+def fail_over_survivor(survivor, victim, victim_vm, proxy, log=_quiet, since=None):
+    """Management's failover on the survivor after victim ('primary' or
+    'secondary') was killed; waits until COLO ended there. Returns (how,
+    the survivor's run state)."""
+    if victim == "primary":
+        how = failover_on_secondary(survivor, victim_vm, proxy, log=log, since=since)
+    else:
+        how = failover_on_primary(survivor, proxy)
+    return how, wait_colo_ended(survivor)
+
+
 def wait_colo_ended(vm, timeout=30.0):
     """Wait until COLO ended and the survivor resumed its guest (a moment
     later); return the guest's run state at the end of the wait."""

@@ -264,12 +264,8 @@ def _firewall(lab, opts, victim):
     # The dead host's firewall is gone: the client's path to the
     # survivor may cross its bridge
     _admin_delete(topo.primary if victim == "primary" else topo.secondary)
-    if victim == "primary":
-        how = colo.failover_on_secondary(survivor, victim_vm, lab.net.proxy,
+    how, state = colo.fail_over_survivor(survivor, victim, victim_vm, lab.net.proxy,
                                          log=lab.event, since=t_kill)
-    else:
-        how = colo.failover_on_primary(survivor, lab.net.proxy)
-    state = colo.wait_colo_ended(survivor)
     lab.event(f"COLO ended on the {survivor_name} ({how} failover, guest {state})")
     survivor_ns = topo.secondary if victim == "primary" else topo.primary
     _check_blocked(lab, "after_failover", survivor_ns, failures, summary)

@@ -151,12 +151,8 @@ def _failover(lab, opts, victim):
     victim_vm.kill()
     lab.event(f"{victim} killed (SIGKILL) after {lab.checkpoints()} checkpoints and "
               f"{work.answered()} answered requests", at=t_kill)
-    if victim == "primary":
-        how = colo.failover_on_secondary(survivor, victim_vm, lab.net.proxy,
+    how, state = colo.fail_over_survivor(survivor, victim, victim_vm, lab.net.proxy,
                                          log=lab.event, since=t_kill)
-    else:
-        how = colo.failover_on_primary(survivor, lab.net.proxy)
-    state = colo.wait_colo_ended(survivor)
     exit_reason = survivor.qmp.cmd("query-colo-status").get("reason")
     lab.event(f"COLO ended on the {survivor_name} {time.time() - t_kill:.2f} s after the "
               f"kill ({how} failover, reason {exit_reason}, guest {state})")
