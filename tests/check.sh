@@ -29,14 +29,16 @@ UPSTREAM_TESTS=(
 )
 # Scenario and the capability it enables COLO with (x-colo: the alias).
 # nic-*: colo-nic, with the tree's scripts/colo-proxy-script.sh. The fault
-# scenarios (partition ... large-checkpoints) take 1-2 min each.
+# scenarios (partition ... large-checkpoints) take 1-2 min each;
+# reprotect-cycles (10 failovers, each protected again) about 2 min.
 LAB_SCENARIOS=("steady colo" "kill-primary colo" "kill-secondary x-colo"
                "nic-steady colo" "nic-mismatch colo" "nic-kill-primary colo"
                "nic-kill-secondary colo" "nic-multiqueue colo"
                "nic-chatter colo" "nic-firewall-kill-primary colo"
                "nic-firewall-kill-secondary colo" "nic-failover-hang colo"
                "partition colo" "primary-frozen colo" "cancel colo"
-               "primary-failover colo" "large-checkpoints colo")
+               "primary-failover colo" "large-checkpoints colo"
+               "protect-running colo" "reprotect-cycles colo")
 
 # Count a TAP log's cases.
 count_tap() {

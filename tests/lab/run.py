@@ -10,6 +10,8 @@ nic-kill-primary, nic-kill-secondary, nic-multiqueue, nic-chatter,
 nic-firewall-kill-primary, nic-firewall-kill-secondary and
 nic-failover-hang use colo-nic with
 --proxy-script (default: scripts/colo-proxy-script.sh of the QEMU tree).
+protect-running and reprotect-cycles protect a guest that runs and
+writes (colo-compare).
 
 Exit status: 0 passed, 1 failed, 2 the lab could not run.
 """
@@ -65,6 +67,11 @@ def main():
                          "loading each checkpoint (default 2.5x colo-peer-timeout; 0: no wait)")
     ap.add_argument("--requests", type=int, default=10,
                     help="nic-mismatch: requests whose answers differ")
+    ap.add_argument("--cycles", type=int, default=10,
+                    help="reprotect-cycles: failovers, each followed by a new protection")
+    ap.add_argument("--max-pause-ms", type=float, default=1000,
+                    help="protect-running, reprotect-cycles: longest guest stop that "
+                         "bringing a running guest into COLO may cause")
     ap.add_argument("--proxy-script",
                     help="colo-nic scenarios: colo-proxy-script.sh "
                          "(default: scripts/ of the QEMU tree of --qemu)")

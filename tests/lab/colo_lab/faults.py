@@ -18,7 +18,7 @@ import signal
 import time
 
 from . import colo, liveness
-from .report import first_answer_after, phase_medians, request_summary
+from .report import check_requests, first_answer_after, phase_medians, request_summary
 from .qmp import QMPError
 from .topology import LabError, run
 
@@ -311,7 +311,7 @@ def _summary(lab, work, figures, failures, t_fault, fault="the fault"):
         lab.event(f"first request answered {first:.2f} s after {fault}", at=t_fault + first)
     else:
         lab.event(f"no request answered after {fault}")
-    base._check_requests(summary, failures)
+    check_requests(summary, failures)
     if first is None:
         failures.append(f"no request answered after {fault}")
     return summary, failures

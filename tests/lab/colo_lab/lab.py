@@ -181,6 +181,13 @@ class Lab:
                    f"checkpoint period {period_ms} ms)")
         return primary, secondary
 
+    def start_vm(self, name, netns, args):
+        """Start a QEMU called name in netns and connect to its monitor."""
+        vm = q.VM(name, self.qemu, netns, args, self.rundir)
+        self.vms[name] = vm
+        vm.connect()
+        return vm
+
     def start_plain(self, dirty_kbps=0):
         q.create_disks(self.qemu, self.rundir, ("plain",))
         vm = q.VM("plain", self.qemu, self.topology.primary,

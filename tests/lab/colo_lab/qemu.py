@@ -61,13 +61,16 @@ class Net:
                 f"vectors={2 * self.queues + 2}")
 
 
-def common_args(name, guest, rundir, dirty_kbps=0, net=Net()):
+def common_args(name, guest, rundir, dirty_kbps=0, net=Net(), records=False):
+    """records: the guest writes numbered records to its disk
+    (tests/guest/rootfs/bin/colo-records)."""
     args = ["-name", name, "-machine", "pc", "-accel", "tcg",
             "-m", "256", "-smp", str(net.queues), "-nodefaults", "-display", "none",
             "-kernel", os.path.join(guest, "vmlinuz"),
             "-initrd", os.path.join(guest, "initrd.img"),
             "-append", f"console=ttyS0 ipv6.disable=1 quiet panic=-1 "
-                       f"colo.ip={GUEST_IP}/{LAN_PREFIX} colo.dirty_kbps={dirty_kbps}",
+                       f"colo.ip={GUEST_IP}/{LAN_PREFIX} colo.dirty_kbps={dirty_kbps} "
+                       f"colo.records={int(records)}",
             "-chardev", f"file,id=serial0,path={rundir}/{name}-serial.log",
             "-serial", "chardev:serial0",
             "-qmp", f"unix:{rundir}/{name}-qmp.sock,server=on,wait=off",
@@ -83,48 +86,152 @@ def common_args(name, guest, rundir, dirty_kbps=0, net=Net()):
     return args
 
 
+@dataclass
+class Socket:
+    """A TCP socket chardev, for the command line (arg) or chardev-add
+    (qmp). wait: a server's QEMU does not start until its client came,
+    on the command line only (chardev-add must not block the monitor)."""
+    id: str
+    host: str
+    port: int
+    server: bool = False
+    reconnect_ms: int = 0
+    wait: bool = False
+
+    def arg(self):
+        opts = f"socket,id={self.id},host={self.host},port={self.port}"
+        if self.server:
+            opts += f",server=on,wait={'on' if self.wait else 'off'}"
+        if self.reconnect_ms:
+            opts += f",reconnect-ms={self.reconnect_ms}"
+        return ["-chardev", opts]
+
+    def qmp(self):
+        data = {"addr": {"type": "inet",
+                         "data": {"host": self.host, "port": str(self.port)}},
+                "server": self.server}
+        if self.server:
+            data["wait"] = False
+        if self.reconnect_ms:
+            data["reconnect-ms"] = self.reconnect_ms
+        return {"id": self.id, "backend": {"type": "socket", "data": data}}
+
+
+@dataclass
+class Obj:
+    """A QOM object, for -object (arg) or object-add (qmp)."""
+    type: str
+    id: str
+    props: dict
+
+    def arg(self):
+        return ["-object", ",".join([self.type, f"id={self.id}"] +
+                                    [f"{k}={v}" for k, v in self.props.items()])]
+
+    def qmp(self):
+        return {"qom-type": self.type, "id": self.id, **self.props}
+
+
+# Ports of the colo-compare stack: the primary listens, the secondary
+# connects to MIRROR_PORT (client input) and COMPARE_PORT (SVM output)
+MIRROR_PORT, COMPARE_PORT = 9003, 9004
+
+
+def compare_primary_proxy(listen_ip, wait=False):
+    """colo-compare with filter-mirror and -redirectors, as COLO-FT.txt
+    sets up the primary; the secondary connects to listen_ip (wait: on
+    the command line, QEMU starts once it did)."""
+    return [Socket("mirror0", listen_ip, MIRROR_PORT, server=True),
+            Socket("compare1", listen_ip, COMPARE_PORT, server=True, wait=wait),
+            Socket("compare0", "127.0.0.1", 9001, server=True),
+            Socket("compare0-0", "127.0.0.1", 9001),
+            Socket("compare_out", "127.0.0.1", 9005, server=True),
+            Socket("compare_out0", "127.0.0.1", 9005),
+            Obj("filter-mirror", "m0", {"netdev": "hn0", "queue": "tx", "outdev": "mirror0"}),
+            Obj("filter-redirector", "redire0",
+                {"netdev": "hn0", "queue": "rx", "indev": "compare_out"}),
+            Obj("filter-redirector", "redire1",
+                {"netdev": "hn0", "queue": "rx", "outdev": "compare0"}),
+            Obj("iothread", "iothread1", {}),
+            Obj("colo-compare", "comp0",
+                {"primary_in": "compare0-0", "secondary_in": "compare1",
+                 "outdev": "compare_out0", "iothread": "iothread1"})]
+
+
+def compare_secondary_proxy(primary_ip):
+    """The secondary's redirectors (to the primary at primary_ip) and
+    filter-rewriter."""
+    return [Socket("red0", primary_ip, MIRROR_PORT, reconnect_ms=1000),
+            Socket("red1", primary_ip, COMPARE_PORT, reconnect_ms=1000),
+            Obj("filter-redirector", "f1", {"netdev": "hn0", "queue": "tx", "indev": "red0"}),
+            Obj("filter-redirector", "f2", {"netdev": "hn0", "queue": "rx", "outdev": "red1"}),
+            Obj("filter-rewriter", "rew0", {"netdev": "hn0", "queue": "all"})]
+
+
+def as_args(parts):
+    return [arg for part in parts for arg in part.arg()]
+
+
+def quorum_disk(image):
+    """The guest's disk as the primary has it: a quorum over the image, to
+    which COLO adds the replication child."""
+    return ["-drive", "if=ide,id=colo-disk0,driver=quorum,read-pattern=fifo,vote-threshold=1,"
+                      f"children.0.file.filename={image},children.0.driver=qcow2"]
+
+
 def primary_args(guest, rundir, dirty_kbps=0, net=Net()):
-    disk = ["-drive", "if=ide,id=colo-disk0,driver=quorum,read-pattern=fifo,vote-threshold=1,"
-                      f"children.0.file.filename={rundir}/primary.qcow2,children.0.driver=qcow2",
-            "-S"]
+    disk = quorum_disk(f"{rundir}/primary.qcow2") + ["-S"]
     if net.proxy == "nic":
         return common_args("primary", guest, rundir, dirty_kbps, net) + \
             nic.primary_object(net.script) + disk
-    sock = "socket,id={},host={},port={},server=on,wait={}"
-    return common_args("primary", guest, rundir, dirty_kbps, net) + [
-        "-chardev", sock.format("mirror0", PRIMARY_FT_IP, 9003, "off"),
-        "-chardev", sock.format("compare1", PRIMARY_FT_IP, 9004, "on"),
-        "-chardev", sock.format("compare0", "127.0.0.1", 9001, "off"),
-        "-chardev", "socket,id=compare0-0,host=127.0.0.1,port=9001",
-        "-chardev", sock.format("compare_out", "127.0.0.1", 9005, "off"),
-        "-chardev", "socket,id=compare_out0,host=127.0.0.1,port=9005",
-        "-object", "filter-mirror,id=m0,netdev=hn0,queue=tx,outdev=mirror0",
-        "-object", "filter-redirector,id=redire0,netdev=hn0,queue=rx,indev=compare_out",
-        "-object", "filter-redirector,id=redire1,netdev=hn0,queue=rx,outdev=compare0",
-        "-object", "iothread,id=iothread1",
-        "-object", "colo-compare,id=comp0,primary_in=compare0-0,secondary_in=compare1,"
-                   "outdev=compare_out0,iothread=iothread1"] + disk
+    return common_args("primary", guest, rundir, dirty_kbps, net) + \
+        as_args(compare_primary_proxy(PRIMARY_FT_IP, wait=True)) + disk
 
 
-def secondary_args(guest, rundir, dirty_kbps=0, net=Net()):
+def standalone_args(name, guest, rundir, records=False):
+    """A guest that runs unprotected from its start (colo-compare stack:
+    none yet), with the primary's disk layout: protect.py brings it into
+    COLO."""
+    return common_args(name, guest, rundir, records=records) + \
+        quorum_disk(f"{rundir}/{name}.qcow2")
+
+
+@dataclass
+class SecondaryDisks:
+    """The secondary's images: the base (exported over NBD to the
+    primary) and the active and hidden overlays of replication."""
+    base: str
+    active: str
+    hidden: str
+
+    @classmethod
+    def named(cls, rundir, prefix=""):
+        return cls(f"{rundir}/{prefix}secondary.qcow2", f"{rundir}/{prefix}active.qcow2",
+                   f"{rundir}/{prefix}hidden.qcow2")
+
+    def args(self):
+        return ["-drive", f"if=none,id=parent0,file.filename={self.base},driver=qcow2",
+                "-drive", "if=none,id=childs0,driver=replication,mode=secondary,"
+                          f"file.driver=qcow2,top-id=colo-disk0,"
+                          f"file.file.filename={self.active},"
+                          f"file.backing.driver=qcow2,file.backing.file.filename={self.hidden},"
+                          "file.backing.backing=parent0",
+                "-drive", "if=ide,id=colo-disk0,driver=quorum,read-pattern=fifo,"
+                          "vote-threshold=1,children.0=childs0"]
+
+
+def secondary_args(guest, rundir, dirty_kbps=0, net=Net(), name="secondary",
+                   disks=None, primary_ip=PRIMARY_FT_IP, own_ip=SECONDARY_FT_IP,
+                   records=False):
+    """The secondary waiting for its primary at primary_ip; it listens
+    for the migration on own_ip."""
     if net.proxy == "nic":
         proxy = nic.secondary_object(net.script)
     else:
-        chardev = "socket,id={},host=" + PRIMARY_FT_IP + ",port={},reconnect-ms=1000"
-        proxy = ["-chardev", chardev.format("red0", 9003),
-                 "-chardev", chardev.format("red1", 9004),
-                 "-object", "filter-redirector,id=f1,netdev=hn0,queue=tx,indev=red0",
-                 "-object", "filter-redirector,id=f2,netdev=hn0,queue=rx,outdev=red1",
-                 "-object", "filter-rewriter,id=rew0,netdev=hn0,queue=all"]
-    return common_args("secondary", guest, rundir, dirty_kbps, net) + proxy + [
-        "-drive", f"if=none,id=parent0,file.filename={rundir}/secondary.qcow2,driver=qcow2",
-        "-drive", "if=none,id=childs0,driver=replication,mode=secondary,file.driver=qcow2,"
-                  f"top-id=colo-disk0,file.file.filename={rundir}/active.qcow2,"
-                  f"file.backing.driver=qcow2,file.backing.file.filename={rundir}/hidden.qcow2,"
-                  "file.backing.backing=parent0",
-        "-drive", "if=ide,id=colo-disk0,driver=quorum,read-pattern=fifo,vote-threshold=1,"
-                  "children.0=childs0",
-        "-incoming", f"tcp:{SECONDARY_FT_IP}:{MIGRATION_PORT}"]
+        proxy = as_args(compare_secondary_proxy(primary_ip))
+    disks = disks or SecondaryDisks.named(rundir)
+    return common_args(name, guest, rundir, dirty_kbps, net, records) + proxy + \
+        disks.args() + ["-incoming", f"tcp:{own_ip}:{MIGRATION_PORT}"]
 
 
 def plain_args(guest, rundir, dirty_kbps=0, net=Net()):

@@ -123,3 +123,14 @@ def request_summary(records):
 def first_answer_after(records, t):
     times = [r["answered"] for r in records if r.get("answered", 0) > t]
     return min(times) - t if times else None
+
+
+def check_requests(summary, failures):
+    """The FT verdict on summary["requests"] (request_summary()): some
+    answered, none lost, none processed twice, no counter anomaly."""
+    req = summary["requests"]
+    if req["answered"] == 0:
+        failures.append("no request answered")
+    for key in ("lost", "duplicated", "counter_gaps", "counter_rollbacks"):
+        if req[key]:
+            failures.append(f"{req[key]} request(s) {key.replace('_', ' ')}")

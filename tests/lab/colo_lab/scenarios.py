@@ -5,8 +5,9 @@ import time
 from . import colo, nic
 from .capture import Capture
 from .mismatch import check_release, commit_times, random_values
-from .report import checkpoint_pauses, first_answer_after, pause_summary, phase_medians, request_summary
-from .topology import CLIENT_IP, GUEST_IP, LabError
+from .report import (check_requests, checkpoint_pauses, first_answer_after, pause_summary,
+                     phase_medians, request_summary)
+from .topology import CLIENT_IP, GUEST_IP
 
 
 def _base_summary(lab, name):
@@ -37,15 +38,6 @@ def _check_stats_agree(summary, failures):
     if not 0 <= stats["checkpoints"] - summary["checkpoints"] <= 1:
         failures.append(f"query-colo-status counts {stats['checkpoints']} checkpoints, "
                         f"the trace {summary['checkpoints']}")
-
-
-def _check_requests(summary, failures):
-    req = summary["requests"]
-    if req["answered"] == 0:
-        failures.append("no request answered")
-    for key in ("lost", "duplicated", "counter_gaps", "counter_rollbacks"):
-        if req[key]:
-            failures.append(f"{req[key]} request(s) {key.replace('_', ' ')}")
 
 
 def _check_nic_installed(lab, failures):
@@ -121,7 +113,7 @@ def steady(lab, opts, checkpoints=None):
         failures.append("no colo_checkpoint_phase trace events")
     if summary["checkpoints_under_load"] < checkpoints:
         failures.append(f"only {summary['checkpoints_under_load']} checkpoints")
-    _check_requests(summary, failures)
+    check_requests(summary, failures)
     for vm in lab.vms.values():
         if vm.qmp.cmd("query-status")["status"] != "running":
             failures.append(f"{vm.name} not running at the end")
@@ -181,7 +173,7 @@ def _failover(lab, opts, victim):
     summary["failover_gap_s"] = round(first, 3) if first is not None else None
     summary["disk_marker"] = {"written": marker, "read": read_back, "ok": marker == read_back}
     failures = []
-    _check_requests(summary, failures)
+    check_requests(summary, failures)
     if first is None or first > opts.max_gap:
         failures.append(f"first request after the kill served after {first} s "
                         f"(limit {opts.max_gap} s)")
@@ -348,3 +340,7 @@ NETS = {"nic-steady": {"proxy": "nic"}, "nic-mismatch": {"proxy": "nic"},
 from .nic_host import NETS as _NIC_HOST_NETS, SCENARIOS as _NIC_HOST_SCENARIOS  # noqa: E402
 SCENARIOS.update(_NIC_HOST_SCENARIOS)
 NETS.update(_NIC_HOST_NETS)
+
+# Protecting a running guest and its survivors (protection.py)
+from .protection import SCENARIOS as _PROTECTION_SCENARIOS  # noqa: E402
+SCENARIOS.update(_PROTECTION_SCENARIOS)

@@ -1,0 +1,195 @@
+"""Protecting a guest that runs and writes to its disk: a fresh secondary
+for a running primary, the sequence of docs/system/colo.rst ("Protecting
+a running guest"). The primary copies its disk to the secondary's NBD
+export with a mirror job while the guest runs; the migration stops the
+guest and pauses before the switchover (pause-before-switchover); there
+the mirror, in sync, ends and replication takes over the writes; COLO
+starts when the migration continues. The guest stops for the
+migration's downtime and that handover only."""
+
+import time
+
+from . import qemu as q
+from .colo import wait_colo
+from .topology import LabError
+
+RESYNC_JOB = "resync"
+RESYNC_NODE = "resync-target"
+REPLICATION_NODE = "replication0"
+DISK = "colo-disk0"
+
+
+def _nbd(ip):
+    return {"driver": "nbd", "export": "parent0",
+            "server": {"type": "inet", "host": ip, "port": str(q.NBD_PORT)}}
+
+
+def prepare_secondary(secondary, own_ip, capability="colo"):
+    """The secondary waits for the migration with COLO on and exports its
+    base image for the primary's mirror and replication."""
+    secondary.qmp.cmd("migrate-set-capabilities",
+                      capabilities=[{"capability": capability, "state": True}])
+    secondary.qmp.cmd("nbd-server-start", addr={
+        "type": "inet", "data": {"host": own_ip, "port": str(q.NBD_PORT)}})
+    secondary.qmp.cmd("nbd-server-add", device="parent0", writable=True)
+
+
+def add_compare_proxy(primary, own_ip):
+    """The primary's colo-compare stack, unless it has one (a primary
+    whose secondary failed keeps its own). On a survivor that was the
+    secondary the filters go in front of its rewriter, which goes on
+    translating the connections opened before its failover. False when
+    the stack was there."""
+    ids = {o["name"] for o in primary.qmp.cmd("qom-list", path="/objects")}
+    if "comp0" in ids:
+        return False
+    for part in q.compare_primary_proxy(own_ip):
+        if isinstance(part, q.Socket):
+            primary.qmp.cmd("chardev-add", **part.qmp())
+            continue
+        props = part.qmp()
+        if "rew0" in ids and part.type.startswith("filter-"):
+            props.update(insert="before", position="id=rew0")
+        primary.qmp.cmd("object-add", **props)
+    return True
+
+
+def wait_secondary_connected(primary, timeout=30.0):
+    """Until the secondary's redirectors connected to the primary's
+    mirror and compare sockets."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        chardevs = {c["label"]: c["filename"] for c in primary.qmp.cmd("query-chardev")}
+        if all(not chardevs.get(label, "disconnected").startswith("disconnected")
+               for label in ("mirror0", "compare1")):
+            return
+        time.sleep(0.1)
+    raise LabError(f"the secondary did not connect to {primary.name}'s proxy "
+                   f"within {timeout:.0f} s")
+
+
+def _job(vm, job_id):
+    return next((j for j in vm.qmp.cmd("query-block-jobs") if j["device"] == job_id), None)
+
+
+def mirror_disk(primary, secondary_ip, timeout=300.0):
+    """Copy the running guest's disk to the secondary's export; returns
+    once the copy is in sync (the job is ready). Write-blocking: each
+    guest write reaches the secondary before it completes, so the copy
+    stays in sync until it ends."""
+    primary.qmp.cmd("blockdev-add", **{"node-name": RESYNC_NODE, **_nbd(secondary_ip)})
+    primary.qmp.cmd("blockdev-mirror", **{"job-id": RESYNC_JOB, "device": DISK,
+                                         "target": RESYNC_NODE, "sync": "full",
+                                         "copy-mode": "write-blocking"})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = _job(primary, RESYNC_JOB)
+        if job is None:
+            raise LabError(f"{primary.name}: the disk mirror ended before it was in sync")
+        if job["ready"]:
+            return job["len"]
+        time.sleep(0.2)
+    raise LabError(f"{primary.name}: the disk mirror not in sync within {timeout:.0f} s")
+
+
+def add_replication_child(primary, secondary_ip):
+    """replication (mode=primary) over NBD as the quorum's new child,
+    before the mirror's filter sits on top of the quorum. Its writes fail
+    until COLO starts replication, which quorum tolerates
+    (vote-threshold=1); the mirror copies them."""
+    primary.qmp.cmd("blockdev-add", **{"node-name": REPLICATION_NODE, "driver": "replication",
+                                       "mode": "primary", "file": _nbd(secondary_ip)})
+    primary.qmp.cmd("x-blockdev-change", parent=DISK, node=REPLICATION_NODE)
+
+
+def migrate_until_switchover(primary, secondary_ip, period_ms, capability="colo",
+                             timeout=300.0):
+    """Migrate with COLO and pause-before-switchover; returns once the
+    guest is stopped at the switchover."""
+    primary.qmp.cmd("migrate-set-capabilities", capabilities=[
+        {"capability": capability, "state": True},
+        {"capability": "pause-before-switchover", "state": True}])
+    period = "colo-checkpoint-period" if capability == "colo" else "x-checkpoint-delay"
+    primary.qmp.cmd("migrate-set-parameters", **{period: period_ms})
+    primary.qmp.cmd("migrate", uri=f"tcp:{secondary_ip}:{q.MIGRATION_PORT}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = primary.qmp.cmd("query-migrate").get("status")
+        if status == "pre-switchover":
+            return
+        if status in ("failed", "cancelled"):
+            raise LabError(f"migration to the secondary {status}: {primary.stderr_tail()}")
+        time.sleep(0.05)
+    raise LabError(f"the migration did not reach the switchover in {timeout:.0f} s")
+
+
+def hand_over_to_replication(primary, timeout=60.0):
+    """At the switchover (guest stopped): end the mirror in sync, drop its
+    target, let the migration go on into COLO."""
+    primary.qmp.cmd("block-job-cancel", device=RESYNC_JOB)
+    deadline = time.monotonic() + timeout
+    while _job(primary, RESYNC_JOB) is not None:
+        if time.monotonic() > deadline:
+            raise LabError(f"{primary.name}: the disk mirror did not end in {timeout:.0f} s")
+        time.sleep(0.01)
+    done = [ev for _, ev in primary.qmp.events if ev["event"] == "BLOCK_JOB_COMPLETED" and
+            ev["data"].get("device") == RESYNC_JOB]
+    if not done or "error" in done[-1]["data"]:
+        raise LabError(f"{primary.name}: the disk mirror did not complete in sync: "
+                       f"{done[-1]['data'] if done else 'no BLOCK_JOB_COMPLETED'}")
+    primary.qmp.cmd("blockdev-del", **{"node-name": RESYNC_NODE})
+    primary.qmp.cmd("migrate-continue", state="pre-switchover")
+
+
+def _wait_running(vm, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while vm.qmp.cmd("query-status")["status"] != "running":
+        if time.monotonic() > deadline:
+            raise LabError(f"{vm.name}'s guest not running {timeout:.0f} s after COLO started")
+        time.sleep(0.01)
+
+
+def guest_pause_ms(vm, since):
+    """How long vm's guest was stopped: its last STOP at or after since
+    to the RESUME after it (QEMU's own event times), ms."""
+    stop = resume = None
+    for _, ev in vm.qmp.events:
+        t = ev["timestamp"]["seconds"] + ev["timestamp"]["microseconds"] / 1e6
+        if t < since:
+            continue
+        if ev["event"] == "STOP":
+            stop, resume = t, None
+        elif ev["event"] == "RESUME" and stop is not None and resume is None:
+            resume = t
+    if stop is None or resume is None:
+        raise LabError(f"{vm.name}: no STOP and RESUME of the guest since the protection began")
+    return round((resume - stop) * 1000, 1)
+
+
+def protect(primary, secondary, primary_ip, secondary_ip, period_ms, log):
+    """Bring the running primary into COLO with the new secondary (started
+    with -incoming, waiting). log(text) is told each step. Returns the
+    figures: disk bytes mirrored, seconds each phase took, guest pause."""
+    t0 = time.time()
+    prepare_secondary(secondary, secondary_ip)
+    added = add_compare_proxy(primary, primary_ip)
+    wait_secondary_connected(primary)
+    log(f"{secondary.name} waits for the migration; {primary.name}'s colo-compare stack "
+        f"{'added' if added else 'kept from its last COLO'}, the secondary connected to it")
+    add_replication_child(primary, secondary_ip)
+    size = mirror_disk(primary, secondary_ip)
+    t_sync = time.time()
+    log(f"{primary.name}'s disk ({size >> 20} MiB) mirrored to {secondary.name} "
+        f"in {t_sync - t0:.1f} s, in sync while the guest writes")
+    migrate_until_switchover(primary, secondary_ip, period_ms)
+    t_switch = time.time()
+    log(f"RAM migrated in {t_switch - t_sync:.1f} s; guest stopped at the switchover")
+    hand_over_to_replication(primary)
+    wait_colo(primary, secondary)
+    _wait_running(primary)
+    pause = guest_pause_ms(primary, t0)
+    log(f"COLO running; the mirror handed over to replication, the guest stopped {pause} ms")
+    return {"disk_bytes": size, "mirror_s": round(t_sync - t0, 2),
+            "migration_s": round(t_switch - t_sync, 2), "pause_ms": pause,
+            "downtime_limit_ms": primary.qmp.cmd("query-migrate-parameters")["downtime-limit"]}
+

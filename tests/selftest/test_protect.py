@@ -1,0 +1,102 @@
+"""Unit tests for protecting a running guest: the guest pause from QMP
+events (colo_lab.protect), the verdict on the disk records
+(colo_lab.protection) and the proxy objects rendered for the command line
+and for QMP (colo_lab.qemu), from fake inputs."""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
+
+from colo_lab import qemu as q  # noqa: E402
+from colo_lab.protect import guest_pause_ms  # noqa: E402
+from colo_lab.protection import check_records  # noqa: E402
+from colo_lab.topology import LabError  # noqa: E402
+
+
+def event(name, t):
+    return (t, {"event": name, "timestamp": {"seconds": int(t),
+                                            "microseconds": round((t % 1) * 1e6)}})
+
+
+class FakeVM:
+    def __init__(self, events):
+        self.name = "vm"
+        self.qmp = type("QMP", (), {"events": events})()
+
+
+class GuestPauseTest(unittest.TestCase):
+    def test_last_stop_to_its_resume(self):
+        vm = FakeVM([event("STOP", 10.0), event("RESUME", 10.5),
+                     event("STOP", 20.0), event("RESUME", 20.06)])
+        self.assertEqual(guest_pause_ms(vm, 15.0), 60.0)
+
+    def test_events_before_since_ignored(self):
+        vm = FakeVM([event("STOP", 10.0), event("RESUME", 20.0)])
+        with self.assertRaises(LabError):
+            guest_pause_ms(vm, 15.0)
+
+    def test_stop_without_resume(self):
+        vm = FakeVM([event("STOP", 20.0)])
+        with self.assertRaises(LabError):
+            guest_pause_ms(vm, 15.0)
+
+
+def records(written, present=None, gap=0, misplaced=0):
+    return {"written": written, "present": written if present is None else present,
+            "first_gap": gap, "misplaced": misplaced}
+
+
+class RecordsTest(unittest.TestCase):
+    def verdict(self, rec, seen_before):
+        failures = []
+        check_records("survivor", rec, seen_before, failures)
+        return failures
+
+    def test_intact(self):
+        self.assertEqual(self.verdict(records(120), 100), [])
+
+    def test_gap(self):
+        self.assertTrue(self.verdict(records(120, 119, gap=57), 100))
+
+    def test_misplaced(self):
+        self.assertTrue(self.verdict(records(120, misplaced=1), 100))
+
+    def test_fewer_than_a_client_saw(self):
+        self.assertTrue(self.verdict(records(90), 100))
+
+
+class ProxyObjectsTest(unittest.TestCase):
+    def test_server_socket(self):
+        sock = q.Socket("compare1", "10.0.0.1", 9004, server=True, wait=True)
+        self.assertEqual(sock.arg(), ["-chardev", "socket,id=compare1,host=10.0.0.1,"
+                                                  "port=9004,server=on,wait=on"])
+        # chardev-add never blocks the monitor waiting for the client
+        self.assertEqual(sock.qmp()["backend"]["data"]["wait"], False)
+        self.assertEqual(sock.qmp()["backend"]["data"]["addr"]["data"],
+                         {"host": "10.0.0.1", "port": "9004"})
+
+    def test_client_socket(self):
+        sock = q.Socket("red0", "10.0.0.1", 9003, reconnect_ms=1000)
+        self.assertEqual(sock.arg(), ["-chardev", "socket,id=red0,host=10.0.0.1,"
+                                                  "port=9003,reconnect-ms=1000"])
+        self.assertNotIn("wait", sock.qmp()["backend"]["data"])
+
+    def test_object(self):
+        obj = q.Obj("filter-mirror", "m0", {"netdev": "hn0", "queue": "tx"})
+        self.assertEqual(obj.arg(), ["-object", "filter-mirror,id=m0,netdev=hn0,queue=tx"])
+        self.assertEqual(obj.qmp(), {"qom-type": "filter-mirror", "id": "m0",
+                                     "netdev": "hn0", "queue": "tx"})
+
+    def test_the_primary_listens_where_the_secondary_connects(self):
+        ip = "10.0.0.1"
+        listening = {(p.host, p.port) for p in q.compare_primary_proxy(ip)
+                     if isinstance(p, q.Socket) and p.server}
+        connecting = {(p.host, p.port) for p in q.compare_secondary_proxy(ip)
+                      if isinstance(p, q.Socket)}
+        self.assertLessEqual(connecting, listening)
+
+
+if __name__ == "__main__":
+    unittest.main()
