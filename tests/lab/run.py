@@ -69,9 +69,10 @@ def main():
                     help="nic-mismatch: requests whose answers differ")
     ap.add_argument("--cycles", type=int, default=10,
                     help="reprotect-cycles: failovers, each followed by a new protection")
-    ap.add_argument("--max-pause-ms", type=float, default=1000,
+    ap.add_argument("--max-pause-ms", type=float, default=0,
                     help="protect-running, reprotect-cycles: longest guest stop that "
-                         "bringing a running guest into COLO may cause")
+                         "bringing a running guest into COLO may cause "
+                         "(default: the migration's downtime-limit)")
     ap.add_argument("--proxy-script",
                     help="colo-nic scenarios: colo-proxy-script.sh "
                          "(default: scripts/ of the QEMU tree of --qemu)")

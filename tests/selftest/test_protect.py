@@ -27,9 +27,11 @@ class FakeVM:
 
 
 class GuestPauseTest(unittest.TestCase):
-    def test_last_stop_to_its_resume(self):
+    def test_first_stop_to_its_resume(self):
+        """The switchover's stop, not a later checkpoint's"""
         vm = FakeVM([event("STOP", 10.0), event("RESUME", 10.5),
-                     event("STOP", 20.0), event("RESUME", 20.06)])
+                     event("STOP", 20.0), event("RESUME", 20.06),
+                     event("STOP", 21.0), event("RESUME", 21.5), event("STOP", 22.0)])
         self.assertEqual(guest_pause_ms(vm, 15.0), 60.0)
 
     def test_events_before_since_ignored(self):

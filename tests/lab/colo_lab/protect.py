@@ -150,20 +150,19 @@ def _wait_running(vm, timeout=60.0):
 
 
 def guest_pause_ms(vm, since):
-    """How long vm's guest was stopped: its last STOP at or after since
-    to the RESUME after it (QEMU's own event times), ms."""
-    stop = resume = None
+    """How long the protection stopped vm's guest: its first STOP at or
+    after since (the switchover; checkpoints come later) to the RESUME
+    after it (QEMU's own event times), ms."""
+    stop = None
     for _, ev in vm.qmp.events:
         t = ev["timestamp"]["seconds"] + ev["timestamp"]["microseconds"] / 1e6
         if t < since:
             continue
-        if ev["event"] == "STOP":
-            stop, resume = t, None
-        elif ev["event"] == "RESUME" and stop is not None and resume is None:
-            resume = t
-    if stop is None or resume is None:
-        raise LabError(f"{vm.name}: no STOP and RESUME of the guest since the protection began")
-    return round((resume - stop) * 1000, 1)
+        if ev["event"] == "STOP" and stop is None:
+            stop = t
+        elif ev["event"] == "RESUME" and stop is not None:
+            return round((t - stop) * 1000, 1)
+    raise LabError(f"{vm.name}: no STOP and RESUME of the guest since the protection began")
 
 
 def protect(primary, secondary, primary_ip, secondary_ip, period_ms, log):

@@ -129,6 +129,9 @@ def _summary(lab, name, records, failures):
 
 
 def _pause_check(figures, limit_ms, failures):
+    """The guest stops no longer than a migration may (downtime-limit),
+    unless the run sets another limit."""
+    limit_ms = limit_ms or figures["downtime_limit_ms"]
     if figures["pause_ms"] > limit_ms:
         failures.append(f"protection stopped the guest {figures['pause_ms']} ms "
                         f"(limit {limit_ms} ms)")
