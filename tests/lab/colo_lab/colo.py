@@ -7,20 +7,37 @@ from .qmp import QMPError
 from .topology import SECONDARY_FT_IP, LabError
 
 
+def nbd_export(ip):
+    """The secondary's export of its base image at ip, as a block node."""
+    return {"driver": "nbd", "export": "parent0",
+            "server": {"type": "inet", "host": ip, "port": str(NBD_PORT)}}
+
+
+def prepare_secondary(secondary, own_ip, capability="colo"):
+    """The secondary waits for the migration with COLO on and exports its
+    base image for the primary's replication (and mirror)."""
+    secondary.qmp.cmd("migrate-set-capabilities",
+                      capabilities=[{"capability": capability, "state": True}])
+    secondary.qmp.cmd("nbd-server-start", addr={
+        "type": "inet", "data": {"host": own_ip, "port": str(NBD_PORT)}})
+    secondary.qmp.cmd("nbd-server-add", device="parent0", writable=True)
+
+
+def add_replication_child(primary, secondary_ip):
+    """replication (mode=primary) over NBD as the new child of the
+    primary's quorum."""
+    primary.qmp.cmd("blockdev-add", **{"node-name": "replication0", "driver": "replication",
+                                       "mode": "primary", "file": nbd_export(secondary_ip)})
+    primary.qmp.cmd("x-blockdev-change", parent="colo-disk0", node="replication0")
+
+
 def start_colo(primary, secondary, period_ms, capability="x-colo"):
     """Secondary first (capability, NBD export), then the primary
     (replication child, capability, checkpoint period, migrate)."""
-    caps = [{"capability": capability, "state": True}]
-    secondary.qmp.cmd("migrate-set-capabilities", capabilities=caps)
-    secondary.qmp.cmd("nbd-server-start", addr={
-        "type": "inet", "data": {"host": SECONDARY_FT_IP, "port": str(NBD_PORT)}})
-    secondary.qmp.cmd("nbd-server-add", device="parent0", writable=True)
-
-    primary.qmp.hmp("drive_add -n buddy driver=replication,mode=primary,"
-                    f"file.driver=nbd,file.host={SECONDARY_FT_IP},file.port={NBD_PORT},"
-                    "file.export=parent0,node-name=replication0")
-    primary.qmp.cmd("x-blockdev-change", parent="colo-disk0", node="replication0")
-    primary.qmp.cmd("migrate-set-capabilities", capabilities=caps)
+    prepare_secondary(secondary, SECONDARY_FT_IP, capability)
+    add_replication_child(primary, SECONDARY_FT_IP)
+    primary.qmp.cmd("migrate-set-capabilities",
+                    capabilities=[{"capability": capability, "state": True}])
     # The stable name where the capability is; upstream knows only the old one
     period = "colo-checkpoint-period" if capability == "colo" else "x-checkpoint-delay"
     primary.qmp.cmd("migrate-set-parameters", **{period: period_ms})

@@ -10,28 +10,12 @@ migration's downtime and that handover only."""
 import time
 
 from . import qemu as q
-from .colo import wait_colo
+from .colo import add_replication_child, nbd_export, prepare_secondary, wait_colo
 from .topology import LabError
 
 RESYNC_JOB = "resync"
 RESYNC_NODE = "resync-target"
-REPLICATION_NODE = "replication0"
 DISK = "colo-disk0"
-
-
-def _nbd(ip):
-    return {"driver": "nbd", "export": "parent0",
-            "server": {"type": "inet", "host": ip, "port": str(q.NBD_PORT)}}
-
-
-def prepare_secondary(secondary, own_ip, capability="colo"):
-    """The secondary waits for the migration with COLO on and exports its
-    base image for the primary's mirror and replication."""
-    secondary.qmp.cmd("migrate-set-capabilities",
-                      capabilities=[{"capability": capability, "state": True}])
-    secondary.qmp.cmd("nbd-server-start", addr={
-        "type": "inet", "data": {"host": own_ip, "port": str(q.NBD_PORT)}})
-    secondary.qmp.cmd("nbd-server-add", device="parent0", writable=True)
 
 
 def add_compare_proxy(primary, own_ip):
@@ -77,7 +61,7 @@ def mirror_disk(primary, secondary_ip, timeout=300.0):
     once the copy is in sync (the job is ready). Write-blocking: each
     guest write reaches the secondary before it completes, so the copy
     stays in sync until it ends."""
-    primary.qmp.cmd("blockdev-add", **{"node-name": RESYNC_NODE, **_nbd(secondary_ip)})
+    primary.qmp.cmd("blockdev-add", **{"node-name": RESYNC_NODE, **nbd_export(secondary_ip)})
     primary.qmp.cmd("blockdev-mirror", **{"job-id": RESYNC_JOB, "device": DISK,
                                          "target": RESYNC_NODE, "sync": "full",
                                          "copy-mode": "write-blocking"})
@@ -90,16 +74,6 @@ def mirror_disk(primary, secondary_ip, timeout=300.0):
             return job["len"]
         time.sleep(0.2)
     raise LabError(f"{primary.name}: the disk mirror not in sync within {timeout:.0f} s")
-
-
-def add_replication_child(primary, secondary_ip):
-    """replication (mode=primary) over NBD as the quorum's new child,
-    before the mirror's filter sits on top of the quorum. Its writes fail
-    until COLO starts replication, which quorum tolerates
-    (vote-threshold=1); the mirror copies them."""
-    primary.qmp.cmd("blockdev-add", **{"node-name": REPLICATION_NODE, "driver": "replication",
-                                       "mode": "primary", "file": _nbd(secondary_ip)})
-    primary.qmp.cmd("x-blockdev-change", parent=DISK, node=REPLICATION_NODE)
 
 
 def migrate_until_switchover(primary, secondary_ip, period_ms, capability="colo",
@@ -175,6 +149,9 @@ def protect(primary, secondary, primary_ip, secondary_ip, period_ms, log):
     wait_secondary_connected(primary)
     log(f"{secondary.name} waits for the migration; {primary.name}'s colo-compare stack "
         f"{'added' if added else 'kept from its last COLO'}, the secondary connected to it")
+    # Before the mirror: its filter node would take the x-blockdev-change.
+    # The child's writes fail until COLO starts replication, which the
+    # quorum (vote-threshold=1) tolerates; the mirror copies them.
     add_replication_child(primary, secondary_ip)
     size = mirror_disk(primary, secondary_ip)
     t_sync = time.time()
