@@ -520,6 +520,20 @@ def primary_failover(lab, opts):
 # --- checkpoints longer than colo-peer-timeout ----------------------------------------
 
 
+def _client_get_retried(lab, path, attempts=3):
+    """The guest stops for seconds per checkpoint here: the client's ARP
+    can give up in one pause ("No route to host"), as a real client's
+    would; like the workload's requests, try again."""
+    for attempt in range(attempts):
+        try:
+            return lab.client_get(path, timeout=60)
+        except LabError as exc:
+            if attempt == attempts - 1:
+                raise
+            lab.event(f"{path}: {exc}; trying again")
+    return None
+
+
 def large_checkpoints(lab, opts):
     """Checkpoints that take longer than colo-peer-timeout, which
     neither side may take for a dead peer. The guest dirties RAM as fast
@@ -553,7 +567,7 @@ def large_checkpoints(lab, opts):
     lab.wait_guest_ready(primary)
     work = lab.start_workload()
     try:
-        lab.client_get(f"/cgi-bin/dirty?kbps={kbps}", timeout=60)
+        _client_get_retried(lab, f"/cgi-bin/dirty?kbps={kbps}")
         lab.event(f"the guest dirties {kbps} KiB/s; watching for {duration} s")
     except LabError as exc:
         failures.append(f"the guest did not take the dirty rate: {exc}")
