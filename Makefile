@@ -1,9 +1,12 @@
-# colo-ft: production COLO fault tolerance for QEMU, as a patch series
-# against the pinned upstream in upstream.conf. 'make help' lists targets.
+# colo-ft: production COLO fault tolerance for QEMU and libvirt, as two
+# patch series against the pinned upstreams in components/. Each component
+# has one workflow: fetch, prepare a git work tree, build, export,
+# series-check. 'make help' lists targets.
 
 SHELL := /bin/bash
 ROOT := $(CURDIR)
 QEMU_TREE := $(ROOT)/build/qemu
+LIBVIRT_TREE := $(ROOT)/build/libvirt
 UPSTREAM_TREE := $(ROOT)/build/upstream
 QEMU_BIN := $(QEMU_TREE)/build/qemu-system-x86_64
 UPSTREAM_BIN := $(UPSTREAM_TREE)/build/qemu-system-x86_64
@@ -11,21 +14,25 @@ PYTHON := /usr/bin/python3
 LAB := $(PYTHON) tests/lab/run.py
 GUEST = $$(tests/guest/build-guest.sh)
 
-.PHONY: help qemu qemu-path upstream-qemu export series-check series-build guest lab-deps \
+.PHONY: help qemu libvirt qemu-path upstream-qemu export series-check series-build guest lab-deps \
 	demo check check-upstream check-lab bench clean
 
 help:
 	@echo "make qemu          prepare build/qemu (upstream + patches/) and build it"
+	@echo "make libvirt       prepare build/libvirt (upstream + patches/libvirt/) and build it"
 	@echo "make demo          build what is missing, run a COLO pair through a failover"
 	@echo "make check         upstream's tests for what the series touches, then the lab"
 	@echo "make bench         plain vs colo-compare vs colo-nic (and upstream), results/bench/"
-	@echo "make export        write build/qemu's commits back to patches/"
-	@echo "make series-check  fail when build/qemu and patches/ disagree"
+	@echo "make export        write each work tree's commits back to its series"
+	@echo "make series-check  fail when a work tree and its series disagree"
 	@echo "make series-build  build every patch of the series on its own"
 	@echo "make -s qemu-path  print the path of the patched qemu-system-x86_64"
 
 qemu:
 	@scripts/build-qemu.sh "$(QEMU_TREE)"
+
+libvirt:
+	@scripts/build-libvirt.sh "$(LIBVIRT_TREE)"
 
 qemu-path:
 	@echo "$(QEMU_BIN)"
@@ -35,7 +42,9 @@ upstream-qemu: qemu
 	@scripts/build-qemu.sh "$(UPSTREAM_TREE)"
 
 export:
-	@scripts/export-series.sh
+	@for c in qemu libvirt; do \
+		[ ! -d build/$$c/.git ] || scripts/export-series.sh $$c || exit 1; \
+	done
 
 series-check:
 	@scripts/series-check.sh

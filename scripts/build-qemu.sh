@@ -14,7 +14,7 @@ FIRMWARE_PATH=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
 export CCACHE_BASEDIR=$COLO_FT_BUILD
 
 "$COLO_FT_ROOT/scripts/install-build-deps.sh"
-[ -e "$tree/.git" ] || "$COLO_FT_ROOT/scripts/prepare-tree.sh" "$tree"
+[ -e "$tree/.git" ] || "$COLO_FT_ROOT/scripts/prepare-tree.sh" qemu "$tree"
 
 # colo-nic exists only in the series (and from its patch on)
 colo_nic=()

@@ -1,33 +1,35 @@
 #!/usr/bin/env bash
-# Make the pinned upstream QEMU source available, verified and cached.
+# Make a component's pinned upstream source available, verified and cached.
 #
+# Usage: fetch-upstream.sh COMPONENT   (qemu or libvirt)
 # Prints the path of the unpacked source tree (Debian's patches applied).
-# QEMU_SRC=<dir> uses a tree the user already has, after checking its
-# VERSION. Otherwise the source package named in upstream.conf is fetched
-# with 'apt-get source' from the machine's own Debian mirror, through a
-# private apt configuration (the system's apt setup is left alone), and
-# its .dsc and tarballs are checked against upstream.sha256.
+# QEMU_SRC=<dir> (LIBVIRT_SRC=<dir>) uses a tree the user already has,
+# after checking its version. Otherwise the source package named in
+# components/COMPONENT.conf is fetched with 'apt-get source' from the
+# machine's own Debian mirror, through a private apt configuration (the
+# system's apt setup is left alone), and every file is checked against
+# components/COMPONENT.sha256.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-. "$COLO_FT_ROOT/upstream.conf"
+load_component "${1:-}"
 
-upstream_version=${QEMU_DEB_VERSION#*:}
-upstream_version=${upstream_version%%+*}
-src_dir=$COLO_FT_CACHE/upstream/qemu-$upstream_version
+version=$(upstream_version)
+src_dir=$COLO_FT_CACHE/upstream/$COMPONENT-$version
 apt_dir=$COLO_FT_CACHE/apt
+user_src_var=${COMPONENT^^}_SRC
+user_src=${!user_src_var:-}
 
 check_tree_version() {
     local dir=$1 found
-    [ -f "$dir/VERSION" ] || die "$dir is not a QEMU source tree (no VERSION file)"
-    found=$(cat "$dir/VERSION")
-    [ "$found" = "$upstream_version" ] ||
-        die "$dir holds QEMU $found, the series is pinned to $upstream_version"
+    found=$(tree_version "$dir") || die "$dir is not a $COMPONENT source tree"
+    [ "$found" = "$version" ] ||
+        die "$dir holds $COMPONENT $found, the series is pinned to $version"
 }
 
-if [ -n "${QEMU_SRC:-}" ]; then
-    [ -d "$QEMU_SRC" ] || die "QEMU_SRC=$QEMU_SRC is not a directory"
-    check_tree_version "$QEMU_SRC"
-    cd "$QEMU_SRC" && pwd
+if [ -n "$user_src" ]; then
+    [ -d "$user_src" ] || die "$user_src_var=$user_src is not a directory"
+    check_tree_version "$user_src"
+    cd "$user_src" && pwd
     exit 0
 fi
 
@@ -36,14 +38,14 @@ if [ -f "$src_dir/.colo-ft-verified" ]; then
     exit 0
 fi
 
-apt_install_missing dpkg-dev xz-utils
+apt_install_missing dpkg-dev xz-utils patch
 mirror=$(debian_mirror_uri) ||
-    die "no Debian mirror found in /etc/apt/sources.list{,.d}; set QEMU_SRC to an unpacked qemu $upstream_version source"
+    die "no Debian mirror found in /etc/apt/sources.list{,.d}; set $user_src_var to an unpacked $COMPONENT $version source"
 
 # A private apt configuration that knows only deb-src of the pinned suites.
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/etc/sources.list.d"
 {
-    for suite in $QEMU_DEB_SUITES; do
+    for suite in $DEB_SUITES; do
         echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main"
     done
 } >"$apt_dir/etc/sources.list"
@@ -53,32 +55,56 @@ apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/etc/sources.list"
           -o "Dir::Cache=$apt_dir"
           -o "APT::Sandbox::User=root"
           -o "Debug::NoLocking=1")
-run_quiet "apt-get update (deb-src $QEMU_DEB_SUITES)" apt-get "${apt_opts[@]}" update
+run_quiet "apt-get update (deb-src $DEB_SUITES)" apt-get "${apt_opts[@]}" update
 
-available=$(apt-cache "${apt_opts[@]}" showsrc "$QEMU_DEB_PACKAGE" 2>/dev/null |
+available=$(apt-cache "${apt_opts[@]}" showsrc "$DEB_PACKAGE" 2>/dev/null |
             awk '/^Version:/ { print $2 }' | sort -u)
-if ! grep -qxF "$QEMU_DEB_VERSION" <<<"$available"; then
-    offered=$(grep '^1:10\.0\.' <<<"$available" | tr '\n' ' ')
-    die "$QEMU_DEB_PACKAGE $QEMU_DEB_VERSION is not on the mirror (10.0.x offered: ${offered:-none}); move the pin in upstream.conf and rebase the series"
+if ! grep -qxF "$DEB_VERSION" <<<"$available"; then
+    offered=$(grep "^$DEB_VERSION_FAMILY" <<<"$available" | tr '\n' ' ')
+    die "$DEB_PACKAGE $DEB_VERSION is not on the mirror (offered: ${offered:-none}); move the pin in components/$COMPONENT.conf and rebase the series"
 fi
 
-dl_dir=$COLO_FT_CACHE/upstream/download
+# apt-get fails when a file of the package is missing on the mirror (the
+# archive may drop a .dsc): what counts is that every file with a checksum
+# arrived, and that nothing arrived without one.
+dl_dir=$COLO_FT_CACHE/upstream/download-$COMPONENT
 rm -rf "$dl_dir" && mkdir -p "$dl_dir"
-(cd "$dl_dir" &&
-    run_quiet "apt-get source $QEMU_DEB_PACKAGE=$QEMU_DEB_VERSION" \
-        apt-get "${apt_opts[@]}" source --download-only "$QEMU_DEB_PACKAGE=$QEMU_DEB_VERSION")
-
-# Every file the .dsc brings must match a checksum committed in the repo.
-(cd "$dl_dir" && sha256sum --quiet --strict -c "$COLO_FT_ROOT/upstream.sha256" >/dev/null 2>&1) ||
-    die "checksum mismatch for the downloaded $QEMU_DEB_PACKAGE $QEMU_DEB_VERSION (see upstream.sha256)"
+(cd "$dl_dir" && apt-get "${apt_opts[@]}" source --download-only \
+    "$DEB_PACKAGE=$DEB_VERSION" >"$dl_dir.log" 2>&1) || true
+(cd "$dl_dir" && sha256sum --quiet --strict -c "$COMPONENT_SUMS" >/dev/null 2>&1) || {
+    tail -5 "$dl_dir.log" >&2
+    die "checksum mismatch or missing file for the downloaded $DEB_PACKAGE $DEB_VERSION (see components/$COMPONENT.sha256)"
+}
 for f in "$dl_dir"/*; do
-    grep -qF "  ${f##*/}" "$COLO_FT_ROOT/upstream.sha256" ||
-        die "${f##*/} was downloaded but has no checksum in upstream.sha256"
+    grep -qF "  ${f##*/}" "$COMPONENT_SUMS" ||
+        die "${f##*/} was downloaded but has no checksum in components/$COMPONENT.sha256"
 done
 
+# With its .dsc, dpkg-source unpacks the package. Without it, do what it
+# would: the orig tarball, debian/ beside it, Debian's quilt series applied.
+unpack_without_dsc() {
+    local orig debian_tar patch
+    orig=$(ls "$dl_dir"/*.orig.tar.* | grep -v '\.asc$')
+    debian_tar=$(ls "$dl_dir"/*.debian.tar.*)
+    mkdir -p "$src_dir"
+    tar -C "$src_dir" --strip-components=1 -xf "$orig"
+    tar -C "$src_dir" -xf "$debian_tar"
+    [ -f "$src_dir/debian/patches/series" ] || return 0
+    while read -r patch _; do
+        case "$patch" in ''|'#'*) continue ;; esac
+        patch -d "$src_dir" -p1 -s -N <"$src_dir/debian/patches/$patch" >/dev/null ||
+            die "Debian's patch $patch does not apply"
+    done <"$src_dir/debian/patches/series"
+}
+
+unpack() {
+    local dsc
+    dsc=$(ls "$dl_dir"/*.dsc 2>/dev/null) || { unpack_without_dsc; return; }
+    run_quiet "dpkg-source -x" dpkg-source --no-check -x "$dsc" "$src_dir"
+}
+
 rm -rf "$src_dir"
-dsc=$(ls "$dl_dir"/*.dsc)
-run_quiet "dpkg-source -x" dpkg-source --no-check -x "$dsc" "$src_dir"
+unpack
 check_tree_version "$src_dir"
 touch "$src_dir/.colo-ft-verified"
 echo "$src_dir"

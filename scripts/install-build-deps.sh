@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Install what building the patched QEMU needs, from Debian's packages.
-# meson >= 1.5 comes from the release's backports suite on the machine's
-# own mirror, which is enabled for that one package if it is not already.
+# Install what building a component needs, from Debian's packages.
+# meson >= 1.5 (QEMU's minimum) comes from the release's backports suite
+# on the machine's own mirror, which is enabled for that one package if it
+# is not already.
+#
+# Usage: install-build-deps.sh [qemu|libvirt]   (default qemu)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -22,11 +25,22 @@ meson_ok() {
     dpkg --compare-versions "$v" ge 1.5
 }
 
-apt_install_missing build-essential pkg-config ninja-build ccache git \
-    python3 python3-venv python3-setuptools \
-    libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev libslirp-dev \
-    libnetfilter-queue-dev libnfnetlink-dev libaio-dev flex bison \
-    seabios ipxe-qemu qemu-system-data
+common=(build-essential pkg-config ninja-build ccache git python3 libglib2.0-dev)
+case "${1:-qemu}" in
+qemu)
+    apt_install_missing "${common[@]}" python3-venv python3-setuptools \
+        libpixman-1-dev zlib1g-dev libfdt-dev libslirp-dev \
+        libnetfilter-queue-dev libnfnetlink-dev libaio-dev flex bison \
+        seabios ipxe-qemu qemu-system-data
+    ;;
+libvirt)
+    apt_install_missing "${common[@]}" python3-docutils perl xsltproc libxml2-utils \
+        libxml2-dev libjson-c-dev libgnutls28-dev libtirpc-dev libnl-3-dev \
+        libnl-route-3-dev libcap-ng-dev libacl1-dev libattr1-dev libudev-dev \
+        libpciaccess-dev libselinux1-dev libapparmor-dev libdevmapper-dev
+    ;;
+*) die "unknown component '$1'" ;;
+esac
 
 if ! meson_ok; then
     enable_backports

@@ -81,3 +81,31 @@ debian_backports_suite() {
     . /etc/os-release
     echo "${VERSION_CODENAME}-backports"
 }
+
+# The components of the project: each has components/NAME.conf (its pin,
+# its series directory, tree_version()) and NAME.sha256.
+COLO_FT_COMPONENTS="qemu libvirt"
+
+# Load component NAME: sets COMPONENT, DEB_*, PATCH_DIR (absolute),
+# SERIES and TREE (its work tree under build/), and tree_version().
+load_component() {
+    local name=${1:-}
+    case " $COLO_FT_COMPONENTS " in
+    *" $name "*) ;;
+    *) die "unknown component '${name}' (one of: $COLO_FT_COMPONENTS)" ;;
+    esac
+    COMPONENT=$name
+    COMPONENT_SUMS=$COLO_FT_ROOT/components/$name.sha256
+    # shellcheck disable=SC1090
+    . "$COLO_FT_ROOT/components/$name.conf"
+    PATCH_DIR=$COLO_FT_ROOT/$PATCH_DIR
+    SERIES=$PATCH_DIR/series
+    TREE=$COLO_FT_BUILD/$name
+}
+
+# The upstream version of the pin: 1:10.0.13+ds-0+deb13u1 -> 10.0.13.
+upstream_version() {
+    local v=${DEB_VERSION#*:}
+    v=${v%%-*}
+    echo "${v%%+*}"
+}

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Create build/qemu: a git repository holding the pinned upstream source as
-# one commit tagged 'upstream', with patches/series applied by 'git am'.
-# An existing work tree is left alone (it may hold unexported work).
+# Create a component's work tree: a git repository holding the pinned
+# upstream source as one commit tagged 'upstream', with the component's
+# series applied by 'git am'. An existing work tree is left alone (it may
+# hold unexported work).
 #
-# Usage: prepare-tree.sh [DIR]   (default build/qemu)
+# Usage: prepare-tree.sh COMPONENT [DIR]   (default build/COMPONENT)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+load_component "${1:-}"
 
-tree=${1:-$COLO_FT_BUILD/qemu}
+tree=${2:-$TREE}
 if [ -e "$tree/.git" ]; then
     exit 0
 fi
 
-src=$("$COLO_FT_ROOT/scripts/fetch-upstream.sh")
+src=$("$COLO_FT_ROOT/scripts/fetch-upstream.sh" "$COMPONENT")
 note "creating $tree from $src"
 mkdir -p "$tree"
 tar -C "$src" --exclude=./debian --exclude=./.pc --exclude=./.colo-ft-verified -cf - . |
@@ -26,11 +28,11 @@ git -C "$tree" config core.autocrlf false
 # Commits made in the tree are the series' patches: author them as such.
 git -C "$tree" config user.name "colo-ft developers"
 git -C "$tree" config user.email "devel@colo-ft.invalid"
-# QEMU's build directory lives inside the tree.
+# The build directory lives inside the tree.
 printf '/build/\n' >>"$tree/.git/info/exclude"
 git -C "$tree" add -A -f .
-git -C "$tree" commit -q --no-verify -m "upstream: $(. "$COLO_FT_ROOT/upstream.conf"; echo "$QEMU_DEB_PACKAGE $QEMU_DEB_VERSION")"
+git -C "$tree" commit -q --no-verify -m "upstream: $DEB_PACKAGE $DEB_VERSION"
 git -C "$tree" tag upstream
 unset GIT_AUTHOR_DATE GIT_COMMITTER_DATE
 
-"$COLO_FT_ROOT/scripts/apply-series.sh" "$tree"
+"$COLO_FT_ROOT/scripts/apply-series.sh" "$COMPONENT" "$tree"

@@ -6,6 +6,6 @@ set -euo pipefail
 
 tree=${1:-$COLO_FT_BUILD/upstream}
 [ -e "$tree/.git" ] && exit 0
-"$COLO_FT_ROOT/scripts/prepare-tree.sh"
+"$COLO_FT_ROOT/scripts/prepare-tree.sh" qemu
 git -C "$COLO_FT_BUILD/qemu" worktree prune
 git -C "$COLO_FT_BUILD/qemu" worktree add -q --detach "$tree" upstream

@@ -1,39 +1,53 @@
 #!/usr/bin/env bash
-# Check that patches/ is the product of build/qemu and applies cleanly:
-#  - build/qemu has no uncommitted changes to tracked files;
-#  - exporting build/qemu gives exactly patches/;
-#  - patches/series applies to a fresh upstream tree.
+# Check that each component's series is the product of its work tree and
+# applies cleanly:
+#  - the work tree has no uncommitted changes to tracked files;
+#  - exporting the work tree gives exactly the series directory;
+#  - the series applies to a fresh upstream tree.
+# A component with neither a work tree nor a series is skipped.
+#
+# Usage: series-check.sh [COMPONENT...]   (default all)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-tree=$COLO_FT_BUILD/qemu
-status=0
 tmp=$(mktemp -d)
-cleanup() {
-    [ -d "$tmp/fresh" ] && git -C "$tree" worktree remove --force "$tmp/fresh" >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap 'rm -rf "$tmp"' EXIT
 
-if [ -d "$tree/.git" ]; then
-    dirty=$(git -C "$tree" status --porcelain --untracked-files=no)
+check_component() {
+    local status=0 dirty rel fresh=$tmp/$1-fresh
+    load_component "$1"
+    rel=${PATCH_DIR#"$COLO_FT_ROOT"/}
+    if [ ! -d "$TREE/.git" ]; then
+        [ -f "$SERIES" ] || return 0
+        "$COLO_FT_ROOT/scripts/prepare-tree.sh" "$COMPONENT" "$fresh" || status=1
+        rm -rf "$fresh"
+        return $status
+    fi
+    dirty=$(git -C "$TREE" status --porcelain --untracked-files=no)
     if [ -n "$dirty" ]; then
-        echo "build/qemu has uncommitted changes:"
+        echo "build/$COMPONENT has uncommitted changes:"
         echo "$dirty" | sed 's/^/  /'
         status=1
     fi
-    "$COLO_FT_ROOT/scripts/export-series.sh" "$tmp/exported"
-    if ! diff -r -q "$tmp/exported" "$COLO_FT_ROOT/patches" >"$tmp/diff"; then
-        echo "build/qemu and patches/ differ (run 'make export'):"
-        sed -e "s|$tmp/exported|build/qemu|g" -e "s|$COLO_FT_ROOT/||g" -e 's/^/  /' "$tmp/diff"
+    "$COLO_FT_ROOT/scripts/export-series.sh" "$COMPONENT" "$tmp/$COMPONENT-exported"
+    # only the series' own files: patches/ also holds other series' folders
+    mkdir -p "$tmp/$COMPONENT-committed"
+    find "$PATCH_DIR" -maxdepth 1 -type f -exec cp {} "$tmp/$COMPONENT-committed/" \;
+    if ! diff -r -q "$tmp/$COMPONENT-exported" "$tmp/$COMPONENT-committed" >"$tmp/diff"; then
+        echo "build/$COMPONENT and $rel/ differ (run 'make export'):"
+        sed -e "s|$tmp/$COMPONENT-exported|build/$COMPONENT|g" \
+            -e "s|$tmp/$COMPONENT-committed|$rel|g" -e 's/^/  /' "$tmp/diff"
         status=1
     fi
-    git -C "$tree" worktree prune
-    git -C "$tree" worktree add -q --detach "$tmp/fresh" upstream
-    if ! "$COLO_FT_ROOT/scripts/apply-series.sh" "$tmp/fresh"; then
-        status=1
-    fi
-else
-    "$COLO_FT_ROOT/scripts/prepare-tree.sh" "$tmp/fresh" || status=1
-fi
+    git -C "$TREE" worktree prune
+    git -C "$TREE" worktree add -q --detach "$fresh" upstream
+    "$COLO_FT_ROOT/scripts/apply-series.sh" "$COMPONENT" "$fresh" || status=1
+    git -C "$TREE" worktree remove --force "$fresh" >/dev/null 2>&1 || true
+    return $status
+}
+
+status=0
+for component in ${*:-$COLO_FT_COMPONENTS}; do
+    check_component "$component" || status=1
+done
 exit $status
