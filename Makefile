@@ -15,13 +15,13 @@ LAB := $(PYTHON) tests/lab/run.py
 GUEST = $$(tests/guest/build-guest.sh)
 
 .PHONY: help qemu libvirt qemu-path upstream-qemu export series-check series-build guest lab-deps \
-	demo check check-upstream check-lab bench clean
+	demo check check-upstream check-libvirt check-lab bench clean
 
 help:
 	@echo "make qemu          prepare build/qemu (upstream + patches/) and build it"
 	@echo "make libvirt       prepare build/libvirt (upstream + patches/libvirt/) and build it"
 	@echo "make demo          build what is missing, run a COLO pair through a failover"
-	@echo "make check         upstream's tests for what the series touches, then the lab"
+	@echo "make check         upstream's tests for what the series touch, then the lab"
 	@echo "make bench         plain vs colo-compare vs colo-nic (and upstream), results/bench/"
 	@echo "make export        write each work tree's commits back to its series"
 	@echo "make series-check  fail when a work tree and its series disagree"
@@ -66,6 +66,9 @@ check: qemu lab-deps
 
 check-upstream: qemu
 	@CHECK_ONLY=upstream tests/check.sh "$(QEMU_TREE)"
+
+check-libvirt:
+	@CHECK_ONLY=libvirt tests/check.sh "$(QEMU_TREE)"
 
 check-lab: qemu lab-deps
 	@CHECK_ONLY=lab tests/check.sh "$(QEMU_TREE)"

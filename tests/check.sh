@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# make check: upstream's tests for what the series touches, then the lab
-# scenarios. Every TAP case of upstream's binaries and every lab scenario
-# counts as one test; the last line is "check: N passed, N failed".
+# make check: upstream's tests for what the series touch (QEMU's, and all of
+# libvirt's: they run without QEMU), then the lab scenarios. Every TAP case
+# of QEMU's binaries, every libvirt test and every lab scenario counts as
+# one test; the last line is "check: N passed, N failed".
 #
-# Usage: tests/check.sh QEMU_TREE    (CHECK_ONLY=upstream|lab to narrow)
+# Usage: tests/check.sh QEMU_TREE
+#        (CHECK_ONLY=upstream|libvirt|lab|self to narrow)
 set -uo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
@@ -96,6 +98,27 @@ run_lab() {
     done
 }
 
+# libvirt with its series: every test of its suite (the QEMU driver's XML,
+# monitor, migration parameter and capability tests with the colo-ft QEMU's
+# captured capabilities, and the syntax checks of the series' commits).
+run_libvirt() {
+    local tree=$COLO_FT_BUILD/libvirt log=$logs/libvirt.log ok bad
+    if ! "$COLO_FT_ROOT/scripts/build-libvirt.sh" "$tree" >"$log" 2>&1; then
+        failed=$((failed + 1))
+        failures+=(libvirt-build)
+        echo "not ok libvirt: build failed (see $log)"
+        return
+    fi
+    meson test -C "$tree/build" --no-rebuild --print-errorlogs >>"$log" 2>&1
+    ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+    bad=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+    ok=${ok:-0} bad=${bad:-1}
+    passed=$((passed + ok))
+    failed=$((failed + bad))
+    [ "$bad" -eq 0 ] || { failures+=(libvirt); grep -E '^ *[0-9]+/[0-9]+ .* FAIL' "$log"; }
+    echo "libvirt: $ok passed, $bad failed"
+}
+
 # The harness's own unit tests (unittest -v: one line per case).
 run_selftest() {
     local log=$logs/selftest.log ok bad
@@ -137,9 +160,10 @@ run_series() {
 
 case "${CHECK_ONLY:-all}" in
     upstream) run_upstream ;;
+    libvirt) run_libvirt ;;
     lab) run_lab ;;
     self) run_selftest; run_series ;;
-    *) run_selftest; run_series; run_upstream; run_lab ;;
+    *) run_selftest; run_series; run_libvirt; run_upstream; run_lab ;;
 esac
 
 [ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]} (logs in results/check/)"
