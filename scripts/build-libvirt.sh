@@ -24,8 +24,11 @@ disabled=(driver_bhyve driver_esx driver_hyperv driver_interface driver_libxl dr
           netcf numactl polkit sasl firewalld audit bash_completion expensive_tests)
 if [ ! -f "$out/build.ninja" ]; then
     note "configuring $tree"
+    # no_git: the submodule is already in the tree (a gitlink without a
+    # .gitmodules URL, see prepare-tree.sh), git must not fetch it
     opts=(-Ddriver_qemu=enabled -Ddriver_remote=enabled -Ddriver_libvirtd=enabled
-          -Ddriver_test=enabled -Dstorage_fs=enabled -Dtests=enabled -Dgit_werror=disabled)
+          -Ddriver_test=enabled -Dstorage_fs=enabled -Dtests=enabled -Dgit_werror=disabled
+          -Dno_git=true)
     for o in "${disabled[@]}"; do
         opts+=("-D$o=disabled")
     done
