@@ -22,18 +22,21 @@ disabled=(driver_bhyve driver_esx driver_hyperv driver_interface driver_libxl dr
           storage_mpath storage_rbd storage_scsi storage_vstorage storage_zfs
           docs nls wireshark_dissector nss sanlock glusterfs libiscsi libssh libssh2
           netcf numactl polkit sasl firewalld audit bash_completion expensive_tests)
+# no_git: the submodule is already in the tree (a gitlink without a
+# .gitmodules URL, see prepare-tree.sh), git must not fetch it
+opts=(-Ddriver_qemu=enabled -Ddriver_remote=enabled -Ddriver_libvirtd=enabled
+      -Ddriver_test=enabled -Dstorage_fs=enabled -Dtests=enabled -Dgit_werror=disabled
+      -Dno_git=true)
+for o in "${disabled[@]}"; do
+    opts+=("-D$o=disabled")
+done
 if [ ! -f "$out/build.ninja" ]; then
     note "configuring $tree"
-    # no_git: the submodule is already in the tree (a gitlink without a
-    # .gitmodules URL, see prepare-tree.sh), git must not fetch it
-    opts=(-Ddriver_qemu=enabled -Ddriver_remote=enabled -Ddriver_libvirtd=enabled
-          -Ddriver_test=enabled -Dstorage_fs=enabled -Dtests=enabled -Dgit_werror=disabled
-          -Dno_git=true)
-    for o in "${disabled[@]}"; do
-        opts+=("-D$o=disabled")
-    done
     (cd "$tree" && run_quiet "meson setup" meson setup build --prefix=/usr \
         --localstatedir=/var --sysconfdir=/etc "${opts[@]}")
+else
+    # an existing build directory gets the options of this script too
+    run_quiet "meson configure" meson configure "$out" "${opts[@]}"
 fi
 # check-driverimpls and check-aclrules read the LXC driver's generated
 # protocol files, which a build without that driver does not make.

@@ -76,8 +76,14 @@ rm -rf "$dl_dir" && mkdir -p "$dl_dir"
     die "checksum mismatch or missing file for the downloaded $DEB_PACKAGE $DEB_VERSION (see components/$COMPONENT.sha256)"
 }
 for f in "$dl_dir"/*; do
-    grep -qF "  ${f##*/}" "$COMPONENT_SUMS" ||
-        die "${f##*/} was downloaded but has no checksum in components/$COMPONENT.sha256"
+    grep -qF "  ${f##*/}" "$COMPONENT_SUMS" && continue
+    case "$f" in
+    # a .dsc (or signature) the pin does not rely on: the verified
+    # tarballs are unpacked without it
+    *.dsc|*.asc) note "ignoring ${f##*/}, which has no checksum in components/$COMPONENT.sha256"
+                 rm -f "$f" ;;
+    *) die "${f##*/} was downloaded but has no checksum in components/$COMPONENT.sha256" ;;
+    esac
 done
 
 # With its .dsc, dpkg-source unpacks the package. Without it, do what it
@@ -92,7 +98,9 @@ unpack_without_dsc() {
     [ -f "$src_dir/debian/patches/series" ] || return 0
     while read -r patch _; do
         case "$patch" in ''|'#'*) continue ;; esac
-        patch -d "$src_dir" -p1 -s -N <"$src_dir/debian/patches/$patch" >/dev/null ||
+        # as dpkg-source does: no fuzz, no backup files
+        patch -d "$src_dir" -p1 -s -N -F 0 --no-backup-if-mismatch \
+            <"$src_dir/debian/patches/$patch" >/dev/null ||
             die "Debian's patch $patch does not apply"
     done <"$src_dir/debian/patches/series"
 }

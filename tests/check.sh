@@ -102,8 +102,15 @@ run_lab() {
 # libvirt with its series: every test of its suite (the QEMU driver's XML,
 # monitor, migration parameter and capability tests with the colo-ft QEMU's
 # captured capabilities, and the syntax checks of the series' commits).
+# The number meson's test summary gives for "$1:" in log $2 (0 if none).
+meson_count() {
+    local n
+    n=$(sed -n "s/^$1: *\([0-9]*\).*/\1/p" "$2" | tail -1)
+    echo "${n:-0}"
+}
+
 run_libvirt() {
-    local tree=$COLO_FT_BUILD/libvirt log=$logs/libvirt.log ok bad
+    local tree=$COLO_FT_BUILD/libvirt log=$logs/libvirt.log ok bad rc
     if ! "$COLO_FT_ROOT/scripts/build-libvirt.sh" "$tree" >"$log" 2>&1; then
         failed=$((failed + 1))
         failures+=(libvirt-build)
@@ -111,9 +118,12 @@ run_libvirt() {
         return
     fi
     meson test -C "$tree/build" --no-rebuild --print-errorlogs >>"$log" 2>&1
-    ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$log" | tail -1)
-    bad=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$log" | tail -1)
-    ok=${ok:-0} bad=${bad:-1}
+    rc=$?
+    ok=$(meson_count Ok "$log")
+    bad=$(( $(meson_count Fail "$log") + $(meson_count Timeout "$log") +
+            $(meson_count 'Unexpected Pass' "$log") ))
+    # a meson error or a crash of the runner is a failure too
+    [ "$rc" -eq 0 ] || [ "$bad" -gt 0 ] || bad=1
     passed=$((passed + ok))
     failed=$((failed + bad))
     [ "$bad" -eq 0 ] || { failures+=(libvirt); grep -E '^ *[0-9]+/[0-9]+ .* FAIL' "$log"; }
