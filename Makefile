@@ -22,6 +22,7 @@ help:
 	@echo "make libvirt       prepare build/libvirt (upstream + patches/libvirt/) and build it"
 	@echo "make demo          build what is missing, run a COLO pair through a failover"
 	@echo "make check         upstream's tests for what the series touch, then the lab"
+	@echo "make check-libvirt only libvirt's test suite, with the libvirt series"
 	@echo "make bench         plain vs colo-compare vs colo-nic (and upstream), results/bench/"
 	@echo "make export        write each work tree's commits back to its series"
 	@echo "make series-check  fail when a work tree and its series disagree"
