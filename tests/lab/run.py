@@ -11,7 +11,8 @@ nic-firewall-kill-primary, nic-firewall-kill-secondary and
 nic-failover-hang use colo-nic with
 --proxy-script (default: scripts/colo-proxy-script.sh of the QEMU tree).
 protect-running and reprotect-cycles protect a guest that runs and
-writes (colo-compare).
+writes (colo-compare). libvirt-migrate drives a guest through virsh only,
+one libvirtd per host (--libvirt: the libvirt build directory).
 
 Exit status: 0 passed, 1 failed, 2 the lab could not run.
 """
@@ -26,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from colo_lab import nic  # noqa: E402
 from colo_lab.lab import Lab  # noqa: E402
+from colo_lab.libvirt_host import DEFAULT_BUILD as DEFAULT_LIBVIRT_BUILD  # noqa: E402
 from colo_lab.qemu import Net  # noqa: E402
 from colo_lab.qmp import QMPError  # noqa: E402
 from colo_lab.scenarios import NETS, SCENARIOS  # noqa: E402
@@ -76,6 +78,9 @@ def main():
     ap.add_argument("--proxy-script",
                     help="colo-nic scenarios: colo-proxy-script.sh "
                          "(default: scripts/ of the QEMU tree of --qemu)")
+    ap.add_argument("--libvirt", default=DEFAULT_LIBVIRT_BUILD,
+                    help="libvirt-* scenarios: the uninstalled libvirt build directory "
+                         "(default %(default)s)")
     ap.add_argument("--quiet", action="store_true")
     opts = ap.parse_args()
     net = Net(script=opts.proxy_script or nic.default_script(opts.qemu),

@@ -80,6 +80,7 @@ class Lab:
         self.vms = {}
         self._followers = {}
         self.workloads = []
+        self.cleanups = []  # callables run at exit, the last added first
         self.timeline = []
         self.verbose = verbose
         self.t0 = time.time()
@@ -109,6 +110,8 @@ class Lab:
         for vm in self.vms.values():
             self._save_qmp_events(vm)
             vm.stop()
+        for cleanup in reversed(self.cleanups):
+            cleanup()
         for ns in self.topology.namespaces:
             nic.remove_state(ns)
         self.topology.remove()

@@ -61,6 +61,14 @@ class Net:
                 f"vectors={2 * self.queues + 2}")
 
 
+def kernel_cmdline(dirty_kbps=0, records=False):
+    """The guest kernel's command line: its address, the memory dirtier's
+    rate and whether it writes records to its disk."""
+    return (f"console=ttyS0 ipv6.disable=1 quiet panic=-1 "
+            f"colo.ip={GUEST_IP}/{LAN_PREFIX} colo.dirty_kbps={dirty_kbps} "
+            f"colo.records={int(records)}")
+
+
 def common_args(name, guest, rundir, dirty_kbps=0, net=Net(), records=False):
     """records: the guest writes numbered records to its disk
     (tests/guest/rootfs/bin/colo-records)."""
@@ -68,9 +76,7 @@ def common_args(name, guest, rundir, dirty_kbps=0, net=Net(), records=False):
             "-m", "256", "-smp", str(net.queues), "-nodefaults", "-display", "none",
             "-kernel", os.path.join(guest, "vmlinuz"),
             "-initrd", os.path.join(guest, "initrd.img"),
-            "-append", f"console=ttyS0 ipv6.disable=1 quiet panic=-1 "
-                       f"colo.ip={GUEST_IP}/{LAN_PREFIX} colo.dirty_kbps={dirty_kbps} "
-                       f"colo.records={int(records)}",
+            "-append", kernel_cmdline(dirty_kbps, records),
             "-chardev", f"file,id=serial0,path={rundir}/{name}-serial.log",
             "-serial", "chardev:serial0",
             "-qmp", f"unix:{rundir}/{name}-qmp.sock,server=on,wait=off",

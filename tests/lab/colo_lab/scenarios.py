@@ -344,3 +344,7 @@ NETS.update(_NIC_HOST_NETS)
 # Protecting a running guest and its survivors (protection.py)
 from .protection import SCENARIOS as _PROTECTION_SCENARIOS  # noqa: E402
 SCENARIOS.update(_PROTECTION_SCENARIOS)
+
+# Scenarios driven through libvirt, one libvirtd per host (libvirt_migrate.py)
+from .libvirt_migrate import SCENARIOS as _LIBVIRT_SCENARIOS  # noqa: E402
+SCENARIOS.update(_LIBVIRT_SCENARIOS)

@@ -130,6 +130,13 @@ class Topology:
         run("ip", "-n", self.primary, "addr", "add", f"{PRIMARY_FT_IP}/24", "dev", "ft0")
         run("ip", "-n", self.secondary, "addr", "add", f"{SECONDARY_FT_IP}/24", "dev", "ft0")
 
+    def add_tap(self, ns, name="tap0", bridge="br0"):
+        """A persistent tap in ns on its LAN bridge, for a QEMU that is
+        handed the tap by name (libvirt's <interface type='ethernet'>)."""
+        run("ip", "-n", ns, "tuntap", "add", "dev", name, "mode", "tap")
+        run("ip", "-n", ns, "link", "set", name, "master", bridge)
+        run("ip", "-n", ns, "link", "set", name, "up")
+
     def remove(self):
         for ns in reversed(self.namespaces):
             run("ip", "netns", "del", ns, check=False)
