@@ -55,13 +55,25 @@ def _interface(devices, nic, tap, bridge):
     _sub(iface, "driver", name="qemu")
 
 
+def _fault_tolerance(dom, period_ms, peer_timeout_ms):
+    """COLO with colo-compare in iothread 1."""
+    ft = _sub(dom, "faultTolerance", type="colo")
+    _sub(ft, "checkpoint", period=period_ms, peerTimeout=peer_timeout_ms)
+    _sub(ft, "proxy", type="compare", iothread="1")
+
+
 def domain_xml(qemu, guest, dirty_kbps=0, records=False, name=NAME, image=IMAGE,
-               serial=SERIAL, nic="ethernet", tap="tap0", bridge="br0"):
-    """The domain's XML text; paths are as the daemon's host sees them."""
+               serial=SERIAL, nic="ethernet", tap="tap0", bridge="br0",
+               colo_period_ms=None, colo_peer_timeout_ms=10000):
+    """The domain's XML text; paths are as the daemon's host sees them.
+    colo_period_ms: a fault tolerant domain (COLO) with that checkpoint
+    period."""
     dom = ET.Element("domain", type="qemu")
     _sub(dom, "name", name)
     _sub(dom, "memory", "256", unit="MiB")
     _sub(dom, "vcpu", "1")
+    if colo_period_ms:
+        _sub(dom, "iothreads", "1")
     _os(dom, guest, dirty_kbps, records)
     _sub(_sub(dom, "features"), "acpi")
     _sub(dom, "clock", offset="utc")
@@ -77,5 +89,7 @@ def domain_xml(qemu, guest, dirty_kbps=0, records=False, name=NAME, image=IMAGE,
     _sub(serial_el, "target", port="0")
     _sub(devices, "controller", type="usb", model="none")
     _sub(devices, "memballoon", model="none")
+    if colo_period_ms:
+        _fault_tolerance(dom, colo_period_ms, colo_peer_timeout_ms)
     ET.indent(dom)
     return ET.tostring(dom, encoding="unicode") + "\n"

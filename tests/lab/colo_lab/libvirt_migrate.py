@@ -20,11 +20,11 @@ def create_image(lab, host):
     qemu_img(lab.qemu, "create", "-q", "-f", "qcow2", path, DISK_SIZE)
 
 
-def define_and_start(lab, host, opts):
+def define_and_start(lab, host, opts, **xml_args):
     """Define the lab guest on host from a generated XML and start it."""
     xml = os.path.join(lab.rundir, f"{dx.NAME}.xml")
     with open(xml, "w") as f:
-        f.write(dx.domain_xml(lab.qemu, lab.guest, dirty_kbps=opts.dirty_kbps))
+        f.write(dx.domain_xml(lab.qemu, lab.guest, dirty_kbps=opts.dirty_kbps, **xml_args))
     host.virsh("define", xml)
     host.virsh("start", dx.NAME)
     lab.event(f"domain {dx.NAME} defined and started on the {host.name}")

@@ -348,3 +348,5 @@ SCENARIOS.update(_PROTECTION_SCENARIOS)
 # Scenarios driven through libvirt, one libvirtd per host (libvirt_migrate.py)
 from .libvirt_migrate import SCENARIOS as _LIBVIRT_SCENARIOS  # noqa: E402
 SCENARIOS.update(_LIBVIRT_SCENARIOS)
+from .libvirt_colo import SCENARIOS as _LIBVIRT_COLO_SCENARIOS  # noqa: E402
+SCENARIOS.update(_LIBVIRT_COLO_SCENARIOS)
