@@ -9,6 +9,7 @@ from .libvirt_host import start_hosts
 from .libvirt_migrate import (create_image, define_and_start, domstate,
                               max_answer_gap, migrate, wait_guest_ready)
 from .report import check_requests, request_summary
+from .topology import LabError
 
 COLO_FLAGS = ("--live", "--p2p", "--copy-storage-all", "--colo")
 
@@ -69,4 +70,58 @@ def libvirt_colo(lab, opts):
     return summary, failures
 
 
-SCENARIOS = {"libvirt-colo": libvirt_colo}
+def wait_domstate(lab, host, prefix, timeout=60.0):
+    """Wait until `virsh domstate --reason` on host starts with prefix."""
+    lab.wait_until(f"domain {prefix!r} on the {host.name}",
+                   lambda: domstate(host).startswith(prefix), timeout)
+    lab.event(f"on the {host.name}: {domstate(host)}")
+
+
+def libvirt_colo_failover(lab, opts):
+    """The primary's host dies (its QEMU is killed) while the client runs:
+    the secondary pauses and waits ('colo peer lost'); the lab's
+    management step makes sure the primary is gone, then runs `virsh
+    domjobabort --colo-failover` on the secondary, which takes over and
+    answers every request."""
+    hosts, work, t1 = protect(lab, opts)
+    primary, secondary = hosts["primary"], hosts["secondary"]
+    lab.wait_until("requests while protected",
+                   lambda: work.answered(since=t1) >= opts.before_kill, timeout=180,
+                   stall=60, progress=lambda: work.answered(since=t1))
+    t_kill = time.time()
+    if primary.kill_qemu(dx.NAME) != 1:
+        raise LabError("no QEMU of the domain to kill on the primary")
+    lab.event("primary's QEMU killed", at=t_kill)
+    wait_domstate(lab, secondary, "paused (colo peer lost)",
+                  timeout=30 + (opts.peer_timeout or 10000) / 1000)
+    waiting = domstate(secondary)
+    wait_domstate(lab, primary, "shut off")  # fenced: the primary is gone
+    secondary.virsh("domjobabort", "--colo-failover", dx.NAME)
+    t_failover = time.time()
+    lab.event("virsh domjobabort --colo-failover on the secondary", at=t_failover)
+    wait_domstate(lab, secondary, "running")
+    lab.wait_until("requests after the failover",
+                   lambda: work.answered(since=t_failover) >= opts.after_kill, timeout=180,
+                   stall=60, progress=lambda: work.answered(since=t_failover))
+    records = work.stop()
+    summary = {"scenario": lab.scenario, "rundir": lab.rundir,
+               "secondary_waiting": waiting,
+               "domstate": {h.name: domstate(h) for h in hosts.values()},
+               "job": {h.name: job_type(h) for h in hosts.values()},
+               "running": {h.name: h.running() for h in hosts.values()},
+               "kill_to_failover_s": round(t_failover - t_kill, 1),
+               "max_answer_gap_s": max_answer_gap(records),
+               "requests": request_summary(records)}
+    failures = []
+    check_requests(summary, failures)
+    if summary["running"] != {"primary": [], "secondary": [dx.NAME]}:
+        failures.append(f"running: {summary['running']}")
+    if not summary["domstate"]["secondary"].startswith("running"):
+        failures.append(f"on the secondary the domain is {summary['domstate']['secondary']}")
+    if summary["job"]["secondary"] != "None":
+        failures.append(f"on the secondary the job is {summary['job']['secondary']!r}")
+    return summary, failures
+
+
+SCENARIOS = {"libvirt-colo": libvirt_colo,
+             "libvirt-colo-failover": libvirt_colo_failover}

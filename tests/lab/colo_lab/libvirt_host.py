@@ -243,13 +243,15 @@ class LibvirtHost:
         self._stderr.close()
         self.proc = None
 
-    def _kill_leftover_qemu(self):
-        """SIGKILL to each QEMU whose pid file the daemon left."""
+    def kill_qemu(self, domain=None):
+        """SIGKILL to the QEMU of domain (default: every QEMU whose pid
+        file the daemon has), as if its host died; the number killed."""
         piddir = self.path("run", "qemu")
         if not os.path.isdir(piddir):
-            return
+            return 0
+        killed = 0
         for entry in os.listdir(piddir):
-            if not entry.endswith(".pid"):
+            if not entry.endswith(".pid") or (domain and entry != f"{domain}.pid"):
                 continue
             try:
                 with open(os.path.join(piddir, entry)) as f:
@@ -258,8 +260,13 @@ class LibvirtHost:
                     if b"qemu" not in f.read():
                         continue
                 os.kill(pid, signal.SIGKILL)
+                killed += 1
             except (OSError, ValueError):
                 continue
+        return killed
+
+    def _kill_leftover_qemu(self):
+        self.kill_qemu()
 
 
 def start_hosts(lab, build):
