@@ -32,13 +32,24 @@ def protect(lab, opts):
     return hosts, work, t1
 
 
+def job_info(host, *flags, name=dx.NAME):
+    """`virsh domjobinfo` as {label: value}, or {"error": ...}."""
+    proc = host.virsh("domjobinfo", *flags, name, check=False, timeout=30)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip()}
+    return {label.strip(): value.strip() for label, _, value in
+            (line.partition(":") for line in proc.stdout.splitlines()) if value}
+
+
 def job_type(host, name=dx.NAME):
-    """The 'Job type' line of `virsh domjobinfo`."""
-    proc = host.virsh("domjobinfo", name, check=False, timeout=30)
-    for line in proc.stdout.splitlines():
-        if line.startswith("Job type:"):
-            return line.split(":", 1)[1].strip()
-    return (proc.stderr or "?").strip()
+    """The 'Job type' of `virsh domjobinfo`, or its error."""
+    info = job_info(host, name=name)
+    return info.get("Job type", info.get("error", "?"))
+
+
+def colo_checkpoints(info):
+    """The COLO checkpoints count of a job_info(), 0 if absent."""
+    return int(info.get("COLO checkpoints", "0").split()[0])
 
 
 def libvirt_colo(lab, opts):
@@ -52,7 +63,7 @@ def libvirt_colo(lab, opts):
                    stall=60, progress=lambda: work.answered(since=t1))
     summary = {"scenario": lab.scenario, "rundir": lab.rundir,
                "domstate": {h.name: domstate(h) for h in hosts.values()},
-               "job": {h.name: job_type(h) for h in hosts.values()},
+               "job": {h.name: job_info(h) for h in hosts.values()},
                "running": {h.name: h.running() for h in hosts.values()}}
     records = work.stop()
     summary.update({"protected_s": round(time.time() - t1, 1),
@@ -65,8 +76,11 @@ def libvirt_colo(lab, opts):
             failures.append(f"the {name} runs {summary['running'][name]}")
         if not summary["domstate"][name].startswith("running"):
             failures.append(f"on the {name} the domain is {summary['domstate'][name]}")
-        if summary["job"][name] != "Unbounded":
-            failures.append(f"on the {name} the job is {summary['job'][name]!r}")
+        job = summary["job"][name]
+        if job.get("Job type") != "Unbounded" or job.get("COLO role") != name:
+            failures.append(f"on the {name} the job is {job}")
+        if colo_checkpoints(job) < 1:
+            failures.append(f"no COLO checkpoint counted on the {name}")
     return summary, failures
 
 
@@ -108,6 +122,7 @@ def libvirt_colo_failover(lab, opts):
                "secondary_waiting": waiting,
                "domstate": {h.name: domstate(h) for h in hosts.values()},
                "job": {h.name: job_type(h) for h in hosts.values()},
+               "completed_job": job_info(secondary, "--completed"),
                "running": {h.name: h.running() for h in hosts.values()},
                "kill_to_failover_s": round(t_failover - t_kill, 1),
                "max_answer_gap_s": max_answer_gap(records),
