@@ -41,7 +41,9 @@ LAB_SCENARIOS=("steady colo" "kill-primary colo" "kill-secondary x-colo"
                "nic-firewall-kill-secondary colo" "nic-failover-hang colo"
                "partition colo" "primary-frozen colo" "cancel colo"
                "primary-failover colo" "large-checkpoints colo"
-               "protect-running colo" "reprotect-cycles colo")
+               "protect-running colo" "reprotect-cycles colo"
+               "libvirt-colo colo" "libvirt-colo-failover colo"
+               "libvirt-colo-kill-secondary colo")
 
 # Count a TAP log's cases.
 count_tap() {

@@ -138,5 +138,42 @@ def libvirt_colo_failover(lab, opts):
     return summary, failures
 
 
+def libvirt_colo_kill_secondary(lab, opts):
+    """The secondary's host dies (its QEMU is killed) while the client
+    runs: the primary goes on unprotected on its own, its job ends, and
+    every request is answered."""
+    hosts, work, t1 = protect(lab, opts)
+    primary, secondary = hosts["primary"], hosts["secondary"]
+    lab.wait_until("requests while protected",
+                   lambda: work.answered(since=t1) >= opts.before_kill, timeout=180,
+                   stall=60, progress=lambda: work.answered(since=t1))
+    t_kill = time.time()
+    if secondary.kill_qemu(dx.NAME) != 1:
+        raise LabError("no QEMU of the domain to kill on the secondary")
+    lab.event("secondary's QEMU killed", at=t_kill)
+    lab.wait_until("the primary's job ended",
+                   lambda: job_type(primary) == "None",
+                   timeout=30 + (opts.peer_timeout or 10000) / 1000)
+    lab.event(f"on the primary: {domstate(primary)}, job ended")
+    lab.wait_until("requests after the loss",
+                   lambda: work.answered(since=t_kill) >= opts.after_kill, timeout=180,
+                   stall=60, progress=lambda: work.answered(since=t_kill))
+    records = work.stop()
+    summary = {"scenario": lab.scenario, "rundir": lab.rundir,
+               "domstate": {h.name: domstate(h) for h in hosts.values()},
+               "completed_job": job_info(primary, "--completed"),
+               "running": {h.name: h.running() for h in hosts.values()},
+               "max_answer_gap_s": max_answer_gap(records),
+               "requests": request_summary(records)}
+    failures = []
+    check_requests(summary, failures)
+    if summary["running"] != {"primary": [dx.NAME], "secondary": []}:
+        failures.append(f"running: {summary['running']}")
+    if summary["domstate"]["primary"] != "running (unpaused)":
+        failures.append(f"on the primary the domain is {summary['domstate']['primary']}")
+    return summary, failures
+
+
 SCENARIOS = {"libvirt-colo": libvirt_colo,
-             "libvirt-colo-failover": libvirt_colo_failover}
+             "libvirt-colo-failover": libvirt_colo_failover,
+             "libvirt-colo-kill-secondary": libvirt_colo_kill_secondary}
