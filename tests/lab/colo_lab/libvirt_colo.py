@@ -32,6 +32,23 @@ def protect(lab, opts):
     return hosts, work, t1
 
 
+def taints(hosts, name=dx.NAME):
+    """The 'tainted' lines of the domain's QEMU logs on each host: none
+    when only libvirt's own interfaces drove it."""
+    found = []
+    for host in hosts.values():
+        try:
+            with open(host.path("log", "qemu", f"{name}.log"), errors="replace") as f:
+                found += [f"{host.name}: {line.strip()}" for line in f if "tainted" in line]
+        except FileNotFoundError:
+            pass
+    return found
+
+
+def check_untainted(hosts, failures):
+    failures += [f"domain tainted: {line}" for line in taints(hosts)]
+
+
 def job_info(host, *flags, name=dx.NAME):
     """`virsh domjobinfo` as {label: value}, or {"error": ...}."""
     proc = host.virsh("domjobinfo", *flags, name, check=False, timeout=30)
@@ -71,6 +88,7 @@ def libvirt_colo(lab, opts):
                     "requests": request_summary(records)})
     failures = []
     check_requests(summary, failures)
+    check_untainted(hosts, failures)
     for name, host in hosts.items():
         if summary["running"][name] != [dx.NAME]:
             failures.append(f"the {name} runs {summary['running'][name]}")
@@ -129,6 +147,7 @@ def libvirt_colo_failover(lab, opts):
                "requests": request_summary(records)}
     failures = []
     check_requests(summary, failures)
+    check_untainted(hosts, failures)
     if summary["running"] != {"primary": [], "secondary": [dx.NAME]}:
         failures.append(f"running: {summary['running']}")
     if not summary["domstate"]["secondary"].startswith("running"):
@@ -167,6 +186,7 @@ def libvirt_colo_kill_secondary(lab, opts):
                "requests": request_summary(records)}
     failures = []
     check_requests(summary, failures)
+    check_untainted(hosts, failures)
     if summary["running"] != {"primary": [dx.NAME], "secondary": []}:
         failures.append(f"running: {summary['running']}")
     if summary["domstate"]["primary"] != "running (unpaused)":

@@ -75,9 +75,11 @@ def libvirtd_conf(listen_ip, host_uuid):
 
 
 def qemu_conf(ft_ip):
-    """QEMU runs as root, unconfined, without cgroups, a /dev of its own
-    or virtlogd; migrations arrive on ft_ip."""
-    return ('user = "root"\ngroup = "root"\ndynamic_ownership = 0\nremember_owner = 0\n'
+    """QEMU runs as the build's QEMU user (libvirt gives it its files),
+    unconfined, without cgroups, a /dev of its own or virtlogd; migrations
+    arrive on ft_ip."""
+    return (f'user = "{QEMU_ACCOUNT}"\ngroup = "{QEMU_ACCOUNT}"\n'
+            'dynamic_ownership = 1\nremember_owner = 0\n'
             'security_driver = "none"\nstdio_handler = "file"\n'
             'cgroup_controllers = [ ]\nnamespaces = [ ]\n'
             f'migration_address = "{ft_ip}"\nmigration_host = "{ft_ip}"\n')
@@ -109,6 +111,11 @@ def mount_script(base):
     upper = os.path.join(base, ".upper")
     lines = ["set -e", f"mount -t tmpfs lab-upper {shlex.quote(upper)}"]
     lines += _overlay(upper, "/etc") + _qemu_account()
+    # No KVM for the daemon (the lab runs TCG): an unusable /dev/kvm makes
+    # libvirt re-probe QEMU on every call, since the unprivileged QEMU
+    # user and the daemon disagree on whether KVM works
+    lines += [f"touch {shlex.quote(upper)}/no-kvm", f"chmod 000 {shlex.quote(upper)}/no-kvm",
+              f"if [ -e /dev/kvm ]; then mount --bind {shlex.quote(upper)}/no-kvm /dev/kvm; fi"]
     overlaid = {"/etc"}
     for key, target in DIRS.items():
         parent = os.path.dirname(target)
@@ -184,7 +191,7 @@ class LibvirtHost:
                 raise LabError(f"libvirtd on {self.name} exited "
                                f"(status {self.proc.returncode}): {self.log_tail()}")
             if os.path.exists(self.socket) and \
-                    self.virsh("version", check=False, timeout=10).returncode == 0:
+                    self.virsh("version", check=False, timeout=60).returncode == 0:
                 return
             time.sleep(0.3)
         raise LabError(f"libvirtd on {self.name} not answering after {timeout:.0f} s: "
