@@ -194,6 +194,55 @@ def libvirt_colo_kill_secondary(lab, opts):
     return summary, failures
 
 
-SCENARIOS = {"libvirt-colo": libvirt_colo,
+def libvirt_colo_restart(lab, opts):
+    """libvirtd restarts on both hosts while the pair runs (and
+    checkpoints): each side comes back with its role, its job and its
+    statistics; then the primary's host dies and the failover through
+    virsh works as without the restart. Every request is answered."""
+    hosts, work, t1 = protect(lab, opts)
+    primary, secondary = hosts["primary"], hosts["secondary"]
+    before = {h.name: colo_checkpoints(job_info(h)) for h in hosts.values()}
+    for host in hosts.values():
+        host.restart()
+        lab.event(f"libvirtd restarted on the {host.name}")
+    after = {h.name: {"domstate": domstate(h), "job": job_info(h)} for h in hosts.values()}
+    lab.wait_until("requests after the restarts",
+                   lambda: work.answered(since=t1) >= opts.before_kill, timeout=180,
+                   stall=60, progress=lambda: work.answered(since=t1))
+    t_kill = time.time()
+    primary.kill_qemu(dx.NAME)
+    lab.event("primary's QEMU killed", at=t_kill)
+    wait_domstate(lab, secondary, "paused (colo peer lost)",
+                  timeout=30 + (opts.peer_timeout or 10000) / 1000)
+    wait_domstate(lab, primary, "shut off")
+    secondary.virsh("domjobabort", "--colo-failover", dx.NAME)
+    t_failover = time.time()
+    wait_domstate(lab, secondary, "running")
+    lab.wait_until("requests after the failover",
+                   lambda: work.answered(since=t_failover) >= opts.after_kill, timeout=180,
+                   stall=60, progress=lambda: work.answered(since=t_failover))
+    records = work.stop()
+    summary = {"scenario": lab.scenario, "rundir": lab.rundir,
+               "checkpoints_before_restart": before, "after_restart": after,
+               "domstate": {h.name: domstate(h) for h in hosts.values()},
+               "running": {h.name: h.running() for h in hosts.values()},
+               "max_answer_gap_s": max_answer_gap(records),
+               "requests": request_summary(records)}
+    failures = []
+    check_requests(summary, failures)
+    check_untainted(hosts, failures)
+    for name, seen in after.items():
+        if seen["domstate"] != f"running (colo {name})":
+            failures.append(f"after the restart the {name} is {seen['domstate']}")
+        if seen["job"].get("COLO role") != name or \
+                colo_checkpoints(seen["job"]) < before[name]:
+            failures.append(f"after the restart the {name}'s job is {seen['job']}")
+    if summary["running"] != {"primary": [], "secondary": [dx.NAME]}:
+        failures.append(f"running: {summary['running']}")
+    return summary, failures
+
+
+SCENARIOS = {"libvirt-colo-restart": libvirt_colo_restart,
+             "libvirt-colo": libvirt_colo,
              "libvirt-colo-failover": libvirt_colo_failover,
              "libvirt-colo-kill-secondary": libvirt_colo_kill_secondary}

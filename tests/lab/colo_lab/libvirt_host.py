@@ -164,6 +164,8 @@ class LibvirtHost:
         # What libvirt's packages install and its daemon does not create
         for sub in (("lib", "images"), ("lib", "qemu"), ("log", "qemu"), ("cache", "qemu")):
             os.makedirs(self.path(*sub), exist_ok=True)
+        if os.path.exists(self.path("etc", "libvirtd.conf")):
+            return  # a restart keeps the host's identity
         with open(self.path("etc", "libvirtd.conf"), "w") as f:
             f.write(libvirtd_conf(self.ft_ip, uuid.uuid4()))
         with open(self.path("etc", "qemu.conf"), "w") as f:
@@ -223,6 +225,16 @@ class LibvirtHost:
             raise LabError(f"virsh {' '.join(args)} on {self.name}: "
                            f"{err or proc.returncode}")
         return proc
+
+    def restart(self, timeout=60.0):
+        """End the daemon (SIGTERM) and start it again; its guests run on."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired as exc:
+            raise LabError(f"libvirtd on {self.name} did not end on SIGTERM") from exc
+        self._stderr.close()
+        self.start(timeout)
 
     def running(self):
         """Names of the running domains."""
