@@ -43,7 +43,8 @@ LAB_SCENARIOS=("steady colo" "kill-primary colo" "kill-secondary x-colo"
                "primary-failover colo" "large-checkpoints colo"
                "protect-running colo" "reprotect-cycles colo"
                "libvirt-colo colo" "libvirt-colo-failover colo"
-               "libvirt-colo-kill-secondary colo" "libvirt-colo-restart colo")
+               "libvirt-colo-kill-secondary colo" "libvirt-colo-restart colo"
+               "libvirt-colo-reprotect colo")
 
 # Count a TAP log's cases.
 count_tap() {

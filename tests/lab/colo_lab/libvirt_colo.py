@@ -242,7 +242,66 @@ def libvirt_colo_restart(lab, opts):
     return summary, failures
 
 
+def fail_over(lab, opts, dead, survivor):
+    """dead's host dies; the survivor waits, management makes sure dead is
+    gone and fails over; returns the time of the failover."""
+    t_kill = time.time()
+    if dead.kill_qemu(dx.NAME) != 1:
+        raise LabError(f"no QEMU of the domain to kill on the {dead.name}")
+    lab.event(f"{dead.name}'s QEMU killed", at=t_kill)
+    wait_domstate(lab, survivor, "paused (colo peer lost)",
+                  timeout=30 + (opts.peer_timeout or 10000) / 1000)
+    # fenced: the dead side's domain no longer runs (a transient one is gone)
+    lab.wait_until(f"the domain stopped on the {dead.name}",
+                   lambda: dx.NAME not in dead.running(), timeout=60)
+    survivor.virsh("domjobabort", "--colo-failover", dx.NAME)
+    t_failover = time.time()
+    wait_domstate(lab, survivor, "running")
+    return t_failover
+
+
+def libvirt_colo_reprotect(lab, opts):
+    """A full cycle through virsh: protect (primary host -> secondary
+    host), the primary's host dies and the secondary takes over; the
+    survivor is protected again with the same `virsh migrate --colo` to
+    the first host, with a fresh image there; then the survivor's host
+    dies and the new secondary takes over. Every request is answered."""
+    hosts, work, t1 = protect(lab, opts)
+    first, second = hosts["primary"], hosts["secondary"]
+    served = lambda since: (lambda: work.answered(since=since) >= opts.after_kill)
+    lab.wait_until("requests while protected", served(t1), timeout=180, stall=60)
+    t_failover = fail_over(lab, opts, first, second)
+    lab.wait_until("requests after the first failover", served(t_failover),
+                   timeout=180, stall=60)
+    create_image(lab, first)
+    _, t_reprotect = migrate(lab, second, first, *COLO_FLAGS)
+    reprotected = {"domstate": {h.name: domstate(h) for h in hosts.values()},
+                   "job": {h.name: job_info(h) for h in hosts.values()}}
+    lab.wait_until("requests while protected again", served(t_reprotect),
+                   timeout=180, stall=60)
+    t_failover2 = fail_over(lab, opts, second, first)
+    lab.wait_until("requests after the second failover", served(t_failover2),
+                   timeout=180, stall=60)
+    records = work.stop()
+    summary = {"scenario": lab.scenario, "rundir": lab.rundir,
+               "reprotected": reprotected,
+               "domstate": {h.name: domstate(h) for h in hosts.values()},
+               "running": {h.name: h.running() for h in hosts.values()},
+               "max_answer_gap_s": max_answer_gap(records),
+               "requests": request_summary(records)}
+    failures = []
+    check_requests(summary, failures)
+    check_untainted(hosts, failures)
+    if reprotected["domstate"] != {"primary": "running (colo secondary)",
+                                   "secondary": "running (colo primary)"}:
+        failures.append(f"protected again: {reprotected['domstate']}")
+    if summary["running"] != {"primary": [dx.NAME], "secondary": []}:
+        failures.append(f"running at the end: {summary['running']}")
+    return summary, failures
+
+
 SCENARIOS = {"libvirt-colo-restart": libvirt_colo_restart,
+             "libvirt-colo-reprotect": libvirt_colo_reprotect,
              "libvirt-colo": libvirt_colo,
              "libvirt-colo-failover": libvirt_colo_failover,
              "libvirt-colo-kill-secondary": libvirt_colo_kill_secondary}
