@@ -300,7 +300,49 @@ def libvirt_colo_reprotect(lab, opts):
     return summary, failures
 
 
+def libvirt_colo_end(lab, opts):
+    """Protection ends on purpose: a plain `virsh domjobabort` is refused
+    on both sides; `virsh domjobabort --colo-failover` on the primary
+    leaves the primary running unprotected, and the secondary, which stood
+    down, is stopped. Every request is answered."""
+    hosts, work, t1 = protect(lab, opts)
+    primary, secondary = hosts["primary"], hosts["secondary"]
+    lab.wait_until("requests while protected",
+                   lambda: work.answered(since=t1) >= opts.before_kill, timeout=180,
+                   stall=60, progress=lambda: work.answered(since=t1))
+    refused = {h.name: h.virsh("domjobabort", dx.NAME, check=False).returncode != 0
+               for h in hosts.values()}
+    primary.virsh("domjobabort", "--colo-failover", dx.NAME)
+    t_end = time.time()
+    lab.event("virsh domjobabort --colo-failover on the primary", at=t_end)
+    lab.wait_until("the secondary stopped",
+                   lambda: dx.NAME not in secondary.running(), timeout=60)
+    lab.wait_until("the primary's job ended", lambda: job_type(primary) == "None",
+                   timeout=60)
+    lab.wait_until("requests after the end", lambda: work.answered(since=t_end) >=
+                   opts.after_kill, timeout=180, stall=60)
+    records = work.stop()
+    summary = {"scenario": lab.scenario, "rundir": lab.rundir,
+               "plain_abort_refused": refused,
+               "domstate": {h.name: domstate(h) for h in hosts.values()},
+               "completed_job": job_info(primary, "--completed"),
+               "running": {h.name: h.running() for h in hosts.values()},
+               "max_answer_gap_s": max_answer_gap(records),
+               "requests": request_summary(records)}
+    failures = []
+    check_requests(summary, failures)
+    check_untainted(hosts, failures)
+    if not all(refused.values()):
+        failures.append(f"plain abort refused: {refused}")
+    if summary["running"] != {"primary": [dx.NAME], "secondary": []}:
+        failures.append(f"running: {summary['running']}")
+    if summary["domstate"]["primary"] != "running (unpaused)":
+        failures.append(f"on the primary the domain is {summary['domstate']['primary']}")
+    return summary, failures
+
+
 SCENARIOS = {"libvirt-colo-restart": libvirt_colo_restart,
+             "libvirt-colo-end": libvirt_colo_end,
              "libvirt-colo-reprotect": libvirt_colo_reprotect,
              "libvirt-colo": libvirt_colo,
              "libvirt-colo-failover": libvirt_colo_failover,
