@@ -15,12 +15,13 @@ LAB := $(PYTHON) tests/lab/run.py
 GUEST = $$(tests/guest/build-guest.sh)
 
 .PHONY: help qemu libvirt qemu-path upstream-qemu export series-check series-build guest lab-deps \
-	demo check check-upstream check-libvirt check-lab bench clean
+	demo demo-qemu check check-upstream check-libvirt check-lab bench clean
 
 help:
 	@echo "make qemu          prepare build/qemu (upstream + patches/) and build it"
 	@echo "make libvirt       prepare build/libvirt (upstream + patches/libvirt/) and build it"
-	@echo "make demo          build what is missing, run a COLO pair through a failover"
+	@echo "make demo          the COLO story through virsh: protect, fail over, protect again"
+	@echo "make demo-qemu     the QEMU-level demo: a COLO pair through a failover (QMP)"
 	@echo "make check         upstream's tests for what the series touch, then the lab"
 	@echo "make check-libvirt only libvirt's test suite, with the libvirt series"
 	@echo "make bench         plain vs colo-compare vs colo-nic (and upstream), results/bench/"
@@ -59,7 +60,11 @@ guest:
 lab-deps:
 	@scripts/install-lab-deps.sh
 
-demo: qemu lab-deps
+demo: qemu libvirt lab-deps
+	@$(PYTHON) tests/lab/demo_libvirt.py --qemu "$(QEMU_BIN)" --guest "$(GUEST)" \
+		--libvirt "$(LIBVIRT_TREE)/build"
+
+demo-qemu: qemu lab-deps
 	@$(PYTHON) tests/lab/demo.py --qemu "$(QEMU_BIN)" --guest "$(GUEST)"
 
 check: qemu lab-deps

@@ -29,7 +29,17 @@ def protect(lab, opts):
                    lambda: work.answered() >= opts.before_kill, timeout=120, stall=60,
                    progress=work.answered)
     _, t1 = migrate(lab, primary, secondary, *COLO_FLAGS)
+    report_pair(lab, primary, secondary)
     return hosts, work, t1
+
+
+def report_pair(lab, primary, secondary):
+    """What virsh shows of a protected pair, on the timeline."""
+    for host in (primary, secondary):
+        info = job_info(host)
+        lab.event(f"on the {host.name}: {domstate(host)}; domjobinfo: "
+                  f"{info.get('Job type')}, COLO role {info.get('COLO role')}, "
+                  f"{info.get('COLO checkpoints', '0')} checkpoints")
 
 
 def taints(hosts, name=dx.NAME):
@@ -256,6 +266,8 @@ def fail_over(lab, opts, dead, survivor):
                    lambda: dx.NAME not in dead.running(), timeout=60)
     survivor.virsh("domjobabort", "--colo-failover", dx.NAME)
     t_failover = time.time()
+    lab.event(f"{dead.name} fenced; virsh domjobabort --colo-failover on the "
+              f"{survivor.name}", at=t_failover)
     wait_domstate(lab, survivor, "running")
     return t_failover
 
@@ -275,6 +287,7 @@ def libvirt_colo_reprotect(lab, opts):
                    timeout=180, stall=60)
     create_image(lab, first)
     _, t_reprotect = migrate(lab, second, first, *COLO_FLAGS)
+    report_pair(lab, second, first)
     reprotected = {"domstate": {h.name: domstate(h) for h in hosts.values()},
                    "job": {h.name: job_info(h) for h in hosts.values()}}
     lab.wait_until("requests while protected again", served(t_reprotect),
