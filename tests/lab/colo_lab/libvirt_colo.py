@@ -8,6 +8,7 @@ from . import domain_xml as dx
 from .libvirt_host import start_hosts
 from .libvirt_migrate import (create_image, define_and_start, domstate,
                               max_answer_gap, migrate, wait_guest_ready)
+from .protection import check_records, read_records
 from .report import check_requests, request_summary
 from .topology import LabError
 
@@ -21,7 +22,7 @@ def protect(lab, opts):
     primary, secondary = hosts["primary"], hosts["secondary"]
     for host in hosts.values():
         create_image(lab, host)
-    define_and_start(lab, primary, opts, colo_period_ms=opts.period,
+    define_and_start(lab, primary, opts, records=True, colo_period_ms=opts.period,
                      colo_peer_timeout_ms=opts.peer_timeout or 10000)
     wait_guest_ready(lab, primary)
     work = lab.start_workload()
@@ -130,24 +131,14 @@ def libvirt_colo_failover(lab, opts):
     lab.wait_until("requests while protected",
                    lambda: work.answered(since=t1) >= opts.before_kill, timeout=180,
                    stall=60, progress=lambda: work.answered(since=t1))
+    failures = []
     t_kill = time.time()
-    if primary.kill_qemu(dx.NAME) != 1:
-        raise LabError("no QEMU of the domain to kill on the primary")
-    lab.event("primary's QEMU killed", at=t_kill)
-    wait_domstate(lab, secondary, "paused (colo peer lost)",
-                  timeout=30 + (opts.peer_timeout or 10000) / 1000)
-    waiting = domstate(secondary)
-    wait_domstate(lab, primary, "shut off")  # fenced: the primary is gone
-    secondary.virsh("domjobabort", "--colo-failover", dx.NAME)
-    t_failover = time.time()
-    lab.event("virsh domjobabort --colo-failover on the secondary", at=t_failover)
-    wait_domstate(lab, secondary, "running")
+    t_failover = fail_over(lab, opts, primary, secondary, failures)
     lab.wait_until("requests after the failover",
                    lambda: work.answered(since=t_failover) >= opts.after_kill, timeout=180,
                    stall=60, progress=lambda: work.answered(since=t_failover))
     records = work.stop()
     summary = {"scenario": lab.scenario, "rundir": lab.rundir,
-               "secondary_waiting": waiting,
                "domstate": {h.name: domstate(h) for h in hosts.values()},
                "job": {h.name: job_type(h) for h in hosts.values()},
                "completed_job": job_info(secondary, "--completed"),
@@ -155,7 +146,6 @@ def libvirt_colo_failover(lab, opts):
                "kill_to_failover_s": round(t_failover - t_kill, 1),
                "max_answer_gap_s": max_answer_gap(records),
                "requests": request_summary(records)}
-    failures = []
     check_requests(summary, failures)
     check_untainted(hosts, failures)
     if summary["running"] != {"primary": [], "secondary": [dx.NAME]}:
@@ -219,15 +209,8 @@ def libvirt_colo_restart(lab, opts):
     lab.wait_until("requests after the restarts",
                    lambda: work.answered(since=t1) >= opts.before_kill, timeout=180,
                    stall=60, progress=lambda: work.answered(since=t1))
-    t_kill = time.time()
-    primary.kill_qemu(dx.NAME)
-    lab.event("primary's QEMU killed", at=t_kill)
-    wait_domstate(lab, secondary, "paused (colo peer lost)",
-                  timeout=30 + (opts.peer_timeout or 10000) / 1000)
-    wait_domstate(lab, primary, "shut off")
-    secondary.virsh("domjobabort", "--colo-failover", dx.NAME)
-    t_failover = time.time()
-    wait_domstate(lab, secondary, "running")
+    failures = []
+    t_failover = fail_over(lab, opts, primary, secondary, failures)
     lab.wait_until("requests after the failover",
                    lambda: work.answered(since=t_failover) >= opts.after_kill, timeout=180,
                    stall=60, progress=lambda: work.answered(since=t_failover))
@@ -238,7 +221,6 @@ def libvirt_colo_restart(lab, opts):
                "running": {h.name: h.running() for h in hosts.values()},
                "max_answer_gap_s": max_answer_gap(records),
                "requests": request_summary(records)}
-    failures = []
     check_requests(summary, failures)
     check_untainted(hosts, failures)
     for name, seen in after.items():
@@ -252,9 +234,12 @@ def libvirt_colo_restart(lab, opts):
     return summary, failures
 
 
-def fail_over(lab, opts, dead, survivor):
+def fail_over(lab, opts, dead, survivor, failures):
     """dead's host dies; the survivor waits, management makes sure dead is
-    gone and fails over; returns the time of the failover."""
+    gone and fails over; returns the time of the failover. Every record
+    the guest wrote to its disk (as a client saw it count them before the
+    kill) is on the survivor's disk, else a failure is added."""
+    seen = read_records(lab)["written"]
     t_kill = time.time()
     if dead.kill_qemu(dx.NAME) != 1:
         raise LabError(f"no QEMU of the domain to kill on the {dead.name}")
@@ -269,6 +254,10 @@ def fail_over(lab, opts, dead, survivor):
     lab.event(f"{dead.name} fenced; virsh domjobabort --colo-failover on the "
               f"{survivor.name}", at=t_failover)
     wait_domstate(lab, survivor, "running")
+    time.sleep(2)  # the survivor's guest writes on
+    rec = read_records(lab)
+    lab.event(f"disk records on the {survivor.name}: {rec} ({seen} counted before the kill)")
+    check_records(f"after the failover to the {survivor.name}", rec, seen, failures)
     return t_failover
 
 
@@ -280,9 +269,10 @@ def libvirt_colo_reprotect(lab, opts):
     dies and the new secondary takes over. Every request is answered."""
     hosts, work, t1 = protect(lab, opts)
     first, second = hosts["primary"], hosts["secondary"]
+    failures = []
     served = lambda since: (lambda: work.answered(since=since) >= opts.after_kill)
     lab.wait_until("requests while protected", served(t1), timeout=180, stall=60)
-    t_failover = fail_over(lab, opts, first, second)
+    t_failover = fail_over(lab, opts, first, second, failures)
     lab.wait_until("requests after the first failover", served(t_failover),
                    timeout=180, stall=60)
     create_image(lab, first)
@@ -292,7 +282,7 @@ def libvirt_colo_reprotect(lab, opts):
                    "job": {h.name: job_info(h) for h in hosts.values()}}
     lab.wait_until("requests while protected again", served(t_reprotect),
                    timeout=180, stall=60)
-    t_failover2 = fail_over(lab, opts, second, first)
+    t_failover2 = fail_over(lab, opts, second, first, failures)
     lab.wait_until("requests after the second failover", served(t_failover2),
                    timeout=180, stall=60)
     records = work.stop()
@@ -302,7 +292,6 @@ def libvirt_colo_reprotect(lab, opts):
                "running": {h.name: h.running() for h in hosts.values()},
                "max_answer_gap_s": max_answer_gap(records),
                "requests": request_summary(records)}
-    failures = []
     check_requests(summary, failures)
     check_untainted(hosts, failures)
     if reprotected["domstate"] != {"primary": "running (colo secondary)",
@@ -354,7 +343,41 @@ def libvirt_colo_end(lab, opts):
     return summary, failures
 
 
+def libvirt_colo_unfenced_takeover(lab, opts):
+    """Management makes the secondary take over while the primary still
+    runs (it did not fence it): QEMU tells the primary, which stands down,
+    and libvirt stops it: one copy of the guest runs, and it serves."""
+    hosts, work, t1 = protect(lab, opts)
+    primary, secondary = hosts["primary"], hosts["secondary"]
+    lab.wait_until("requests while protected",
+                   lambda: work.answered(since=t1) >= opts.before_kill, timeout=180,
+                   stall=60, progress=lambda: work.answered(since=t1))
+    secondary.virsh("domjobabort", "--colo-failover", dx.NAME)
+    t_failover = time.time()
+    lab.event("virsh domjobabort --colo-failover on the secondary, the primary "
+              "still running", at=t_failover)
+    lab.wait_until("the primary stopped", lambda: dx.NAME not in primary.running(),
+                   timeout=60)
+    lab.event(f"on the primary: {domstate(primary)}")
+    wait_domstate(lab, secondary, "running (unpaused)")
+    lab.wait_until("requests after the takeover", lambda: work.answered(
+        since=t_failover) >= opts.after_kill, timeout=180, stall=60)
+    records = work.stop()
+    summary = {"scenario": lab.scenario, "rundir": lab.rundir,
+               "domstate": {h.name: domstate(h) for h in hosts.values()},
+               "running": {h.name: h.running() for h in hosts.values()},
+               "max_answer_gap_s": max_answer_gap(records),
+               "requests": request_summary(records)}
+    failures = []
+    check_requests(summary, failures)
+    check_untainted(hosts, failures)
+    if summary["running"] != {"primary": [], "secondary": [dx.NAME]}:
+        failures.append(f"running: {summary['running']}")
+    return summary, failures
+
+
 SCENARIOS = {"libvirt-colo-restart": libvirt_colo_restart,
+             "libvirt-colo-split": libvirt_colo_unfenced_takeover,
              "libvirt-colo-end": libvirt_colo_end,
              "libvirt-colo-reprotect": libvirt_colo_reprotect,
              "libvirt-colo": libvirt_colo,
