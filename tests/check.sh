@@ -44,7 +44,8 @@ LAB_SCENARIOS=("steady colo" "kill-primary colo" "kill-secondary x-colo"
                "protect-running colo" "reprotect-cycles colo"
                "libvirt-colo colo" "libvirt-colo-failover colo"
                "libvirt-colo-kill-secondary colo" "libvirt-colo-restart colo"
-               "libvirt-colo-reprotect colo" "libvirt-colo-end colo")
+               "libvirt-colo-reprotect colo" "libvirt-colo-end colo"
+               "libvirt-colo-split colo")
 
 # Count a TAP log's cases.
 count_tap() {
