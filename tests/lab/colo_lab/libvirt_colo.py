@@ -20,6 +20,7 @@ def protect(lab, opts):
     while the client runs; returns (hosts, workload, end of the call)."""
     hosts = start_hosts(lab, opts.libvirt)
     primary, secondary = hosts["primary"], hosts["secondary"]
+    lab.events = {h.name: h.watch_events(lab) for h in hosts.values()}
     for host in hosts.values():
         create_image(lab, host)
     define_and_start(lab, primary, opts, records=True, colo_period_ms=opts.period,
@@ -120,6 +121,18 @@ def wait_domstate(lab, host, prefix, timeout=60.0):
     lab.event(f"on the {host.name}: {domstate(host)}")
 
 
+def check_events(name, text, expected, failures):
+    """Each of expected (substrings of `virsh event` lines) is in text,
+    in that order."""
+    at = 0
+    for want in expected:
+        found = text.find(want, at)
+        if found < 0:
+            failures.append(f"events on the {name}: no {want!r} (after offset {at})")
+            return
+        at = found + len(want)
+
+
 def libvirt_colo_failover(lab, opts):
     """The primary's host dies (its QEMU is killed) while the client runs:
     the secondary pauses and waits ('colo peer lost'); the lab's
@@ -138,6 +151,16 @@ def libvirt_colo_failover(lab, opts):
                    lambda: work.answered(since=t_failover) >= opts.after_kill, timeout=180,
                    stall=60, progress=lambda: work.answered(since=t_failover))
     records = work.stop()
+    time.sleep(1)  # the last events reach virsh event
+    check_events("secondary", lab.events["secondary"](),
+                 ["lifecycle' for domain 'colo-lab': Started Migrated",
+                  "lifecycle' for domain 'colo-lab': Resumed COLO",
+                  "lifecycle' for domain 'colo-lab': Suspended COLO peer lost",
+                  "lifecycle' for domain 'colo-lab': Resumed COLO ended",
+                  "job-completed' for domain 'colo-lab'"], failures)
+    check_events("primary", lab.events["primary"](),
+                 ["lifecycle' for domain 'colo-lab': Resumed COLO",
+                  "lifecycle' for domain 'colo-lab': Stopped Failed"], failures)
     summary = {"scenario": lab.scenario, "rundir": lab.rundir,
                "domstate": {h.name: domstate(h) for h in hosts.values()},
                "job": {h.name: job_type(h) for h in hosts.values()},

@@ -236,6 +236,29 @@ class LibvirtHost:
         self._stderr.close()
         self.start(timeout)
 
+    def watch_events(self, lab):
+        """`virsh event --all --loop` into events.log of this host, until
+        the lab ends; returns a function that reads what it printed."""
+        path = os.path.join(self.dir, "events.log")
+        out = open(path, "w")
+        proc = subprocess.Popen([os.path.join(self.build, "tools", "virsh"), "-q", "-c",
+                                 self.uri, "event", "--all", "--loop"],
+                                stdout=out, stderr=subprocess.STDOUT, env=self.env)
+
+        def stop():
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            out.close()
+        lab.cleanups.append(stop)
+
+        def read():
+            with open(path, errors="replace") as f:
+                return f.read()
+        return read
+
     def running(self):
         """Names of the running domains."""
         out = self.virsh("list", "--name", check=False, timeout=30).stdout
