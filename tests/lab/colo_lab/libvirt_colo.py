@@ -164,7 +164,7 @@ def libvirt_colo_failover(lab, opts):
     summary = {"scenario": lab.scenario, "rundir": lab.rundir,
                "domstate": {h.name: domstate(h) for h in hosts.values()},
                "job": {h.name: job_type(h) for h in hosts.values()},
-               "completed_job": job_info(secondary, "--completed"),
+               "completed_job": job_info(secondary, "--completed", "--anystats"),
                "running": {h.name: h.running() for h in hosts.values()},
                "kill_to_failover_s": round(t_failover - t_kill, 1),
                "max_answer_gap_s": max_answer_gap(records),
@@ -177,6 +177,10 @@ def libvirt_colo_failover(lab, opts):
         failures.append(f"on the secondary the domain is {summary['domstate']['secondary']}")
     if summary["job"]["secondary"] != "None":
         failures.append(f"on the secondary the job is {summary['job']['secondary']!r}")
+    done = summary["completed_job"]
+    if done.get("COLO role") != "secondary" or done.get("COLO survivor") != "yes" or \
+            done.get("COLO ended by") != "error":
+        failures.append(f"the secondary's completed job: {done}")
     return summary, failures
 
 
