@@ -13,6 +13,9 @@ from .report import check_requests, request_summary
 from .topology import LabError
 
 COLO_FLAGS = ("--live", "--p2p", "--copy-storage-all", "--colo")
+# libvirtd ends at once when nothing it waits for is stuck; its own
+# shutdown timeout is 30 s (virNetDaemonRun)
+SHUTDOWN_MAX_S = 10
 
 
 def protect(lab, opts):
@@ -228,10 +231,15 @@ def libvirt_colo_restart(lab, opts):
     virsh works as without the restart. Every request is answered."""
     hosts, work, t1 = protect(lab, opts)
     primary, secondary = hosts["primary"], hosts["secondary"]
+    lab.wait_until("checkpoints before the restarts",
+                   lambda: all(colo_checkpoints(job_info(h)) >= 2 for h in hosts.values()),
+                   timeout=120)
     before = {h.name: colo_checkpoints(job_info(h)) for h in hosts.values()}
+    shutdown_s = {}
     for host in hosts.values():
-        host.restart()
-        lab.event(f"libvirtd restarted on the {host.name}")
+        shutdown_s[host.name] = round(host.restart(), 1)
+        lab.event(f"libvirtd restarted on the {host.name} "
+                  f"(ended in {shutdown_s[host.name]} s)")
     after = {h.name: {"domstate": domstate(h), "job": job_info(h)} for h in hosts.values()}
     lab.wait_until("requests after the restarts",
                    lambda: work.answered(since=t1) >= opts.before_kill, timeout=180,
@@ -244,12 +252,17 @@ def libvirt_colo_restart(lab, opts):
     records = work.stop()
     summary = {"scenario": lab.scenario, "rundir": lab.rundir,
                "checkpoints_before_restart": before, "after_restart": after,
+               "shutdown_s": shutdown_s,
                "domstate": {h.name: domstate(h) for h in hosts.values()},
                "running": {h.name: h.running() for h in hosts.values()},
                "max_answer_gap_s": max_answer_gap(records),
                "requests": request_summary(records)}
     check_requests(summary, failures)
     check_untainted(hosts, failures)
+    for name, seconds in shutdown_s.items():
+        if seconds > SHUTDOWN_MAX_S:
+            failures.append(f"libvirtd on the {name} took {seconds} s to end: "
+                            f"{hosts[name].slow_shutdown}")
     for name, seen in after.items():
         if seen["domstate"] != f"running (colo {name})":
             failures.append(f"after the restart the {name} is {seen['domstate']}")

@@ -17,15 +17,18 @@ The two daemons share no state; each has its own host UUID and hostname
 (UTS namespace), which libvirt's migration compares.
 
 virsh runs in the root namespace and reaches a daemon through the socket
-in its run/ directory (uri); the daemons reach each other over ft0
+in its run/ directory (uri), by a short link in /tmp, since a run
+directory can be too deep for a socket path (108 bytes); the daemons reach each other over ft0
 (remote_uri: TCP without authentication, lab only).
 """
 
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 
@@ -146,13 +149,14 @@ class LibvirtHost:
         self.build = os.path.abspath(build)
         self.qemu = os.path.abspath(qemu)
         self.dir = os.path.join(os.path.abspath(rundir), f"libvirt-{name}")
-        self.socket = os.path.join(self.dir, "run", "libvirt-sock")
+        self.link_dir = tempfile.mkdtemp(prefix=f"colo-lab-{name}-")
+        os.symlink(os.path.join(self.dir, "run"), os.path.join(self.link_dir, "run"))
+        self.socket = os.path.join(self.link_dir, "run", "libvirt-sock")
         self.uri = f"qemu+unix:///system?socket={self.socket}"
         self.remote_uri = f"qemu+tcp://{ft_ip}/system"
         self.env = build_env(self.build, self.qemu)
         self.proc = None
-        if len(self.socket) >= 108:
-            raise LabError(f"socket path too long for AF_UNIX: {self.socket}")
+        self.slow_shutdown = None  # what the log said when a restart was slow
 
     def path(self, key, *rest):
         """Where the daemon's DIRS[key]/rest is, seen from the root namespace."""
@@ -227,14 +231,36 @@ class LibvirtHost:
         return proc
 
     def restart(self, timeout=60.0):
-        """End the daemon (SIGTERM) and start it again; its guests run on."""
+        """End the daemon (SIGTERM) and start it again; its guests run on.
+        Returns the seconds the daemon took to end."""
+        log = self.path("log", "libvirtd.log")
+        offset = os.path.getsize(log) if os.path.exists(log) else 0
+        t0 = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout=30)
+            self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired as exc:
-            raise LabError(f"libvirtd on {self.name} did not end on SIGTERM") from exc
+            raise LabError(f"libvirtd on {self.name} did not end on SIGTERM: "
+                           f"{self.shutdown_notes(log, offset)}") from exc
+        ended_s = time.monotonic() - t0
+        if ended_s > 5:
+            self.slow_shutdown = self.shutdown_notes(log, offset)
         self._stderr.close()
         self.start(timeout)
+        return ended_s
+
+    @staticmethod
+    def shutdown_notes(log, offset, lines=6):
+        """What the daemon's log says it waited for since offset: its
+        warnings, errors and waits for jobs."""
+        try:
+            with open(log, errors="replace") as f:
+                f.seek(offset)
+                found = [line.strip() for line in f
+                         if re.search(r" (warning|error) : |Waiting for|shutdown", line)]
+        except FileNotFoundError:
+            return "no log"
+        return " | ".join(found[-lines:]) or "nothing in its log"
 
     def watch_events(self, lab):
         """`virsh event --all --loop` into events.log of this host, until
@@ -267,6 +293,7 @@ class LibvirtHost:
     def stop(self):
         """Destroy the guests, end the daemon (SIGTERM, then SIGKILL), and
         kill any QEMU it left. Never raises: it runs at the lab's exit."""
+        shutil.rmtree(self.link_dir, ignore_errors=True)
         if self.proc is None:
             return
         if self.proc.poll() is None:
