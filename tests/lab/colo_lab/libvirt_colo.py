@@ -16,6 +16,8 @@ COLO_FLAGS = ("--live", "--p2p", "--copy-storage-all", "--colo")
 # libvirtd ends at once when nothing it waits for is stuck; its own
 # shutdown timeout is 30 s (virNetDaemonRun)
 SHUTDOWN_MAX_S = 10
+# A job the COLO job does not allow fails at once (it would wait 30 s)
+REFUSAL_MAX_S = 5
 
 
 def protect(lab, opts):
@@ -94,6 +96,7 @@ def libvirt_colo(lab, opts):
                    lambda: work.answered(since=t1) >= opts.after_kill, timeout=180,
                    stall=60, progress=lambda: work.answered(since=t1))
     summary = {"scenario": lab.scenario, "rundir": lab.rundir,
+               "refused": {h.name: refused_while_protected(h) for h in hosts.values()},
                "domstate": {h.name: domstate(h) for h in hosts.values()},
                "job": {h.name: job_info(h) for h in hosts.values()},
                "running": {h.name: h.running() for h in hosts.values()}}
@@ -114,7 +117,19 @@ def libvirt_colo(lab, opts):
             failures.append(f"on the {name} the job is {job}")
         if colo_checkpoints(job) < 1:
             failures.append(f"no COLO checkpoint counted on the {name}")
+        refused = summary["refused"][name]
+        if "COLO pair" not in refused["error"] or refused["seconds"] > REFUSAL_MAX_S:
+            failures.append(f"on the {name} virsh suspend was not refused at once: {refused}")
     return summary, failures
+
+
+def refused_while_protected(host):
+    """`virsh suspend` on a protected side: a job the COLO job does not
+    allow. It must fail at once, not wait for the pair's job to end."""
+    t0 = time.monotonic()
+    proc = host.virsh("suspend", dx.NAME, check=False, timeout=60)
+    error = " ".join((proc.stderr or "").split()) if proc.returncode else "accepted"
+    return {"error": error, "seconds": round(time.monotonic() - t0, 1)}
 
 
 def wait_domstate(lab, host, prefix, timeout=60.0):
