@@ -2,6 +2,7 @@
 running, writing lab domain a protected pair (libvirt_host.py runs one
 libvirtd per host)."""
 
+import re
 import time
 
 from . import domain_xml as dx
@@ -316,10 +317,21 @@ def fail_over(lab, opts, dead, survivor, failures):
     return t_failover
 
 
+def colo_status_element(host, name=dx.NAME):
+    """The <colo> element of the domain's status XML on host, or ''."""
+    try:
+        with open(host.path("run", "qemu", f"{name}.xml"), errors="replace") as f:
+            found = re.search(r"<colo[ >/].*?(/>|</colo>)", f.read(), re.S)
+    except FileNotFoundError:
+        return ""
+    return " ".join(found.group(0).split()) if found else ""
+
+
 def libvirt_colo_reprotect(lab, opts):
     """A full cycle through virsh: protect (primary host -> secondary
-    host), the primary's host dies and the secondary takes over; the
-    survivor is protected again with the same `virsh migrate --colo` to
+    host), the primary's host dies and the secondary takes over; libvirtd
+    restarts on the survivor's host, which keeps what the survivor kept
+    (its filter-rewriters); the survivor is protected again with the same `virsh migrate --colo` to
     the first host, with a fresh image there; then the survivor's host
     dies and the new secondary takes over. Every request is answered."""
     hosts, work, t1 = protect(lab, opts)
@@ -330,6 +342,12 @@ def libvirt_colo_reprotect(lab, opts):
     t_failover = fail_over(lab, opts, first, second, failures)
     lab.wait_until("requests after the first failover", served(t_failover),
                    timeout=180, stall=60)
+    # what libvirt keeps of the survivor's COLO past a restart of its daemon
+    second.restart()
+    survivor_status = colo_status_element(second)
+    lab.event(f"libvirtd restarted on the {second.name}; status XML: {survivor_status}")
+    if "keptRewriters='yes'" not in survivor_status:
+        failures.append(f"the survivor's status XML lost its kept rewriters: {survivor_status}")
     create_image(lab, first)
     _, t_reprotect = migrate(lab, second, first, *COLO_FLAGS)
     report_pair(lab, second, first)

@@ -238,7 +238,11 @@ class LibvirtHost:
         t0 = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout=60)
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._dump_stacks("shutdown-stacks.txt")
+        try:
+            self.proc.wait(timeout=55)
         except subprocess.TimeoutExpired as exc:
             raise LabError(f"libvirtd on {self.name} did not end on SIGTERM: "
                            f"{self.shutdown_notes(log, offset)}") from exc
@@ -248,6 +252,16 @@ class LibvirtHost:
         self._stderr.close()
         self.start(timeout)
         return ended_s
+
+    def _dump_stacks(self, name):
+        """The daemon's thread stacks (gdb, when installed) into name in
+        its directory: what a slow shutdown waits for."""
+        if not shutil.which("gdb"):
+            return
+        with open(os.path.join(self.dir, name), "w") as out:
+            subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-nx",
+                            "-ex", "thread apply all bt"],
+                           stdout=out, stderr=subprocess.STDOUT, timeout=120, check=False)
 
     @staticmethod
     def shutdown_notes(log, offset, lines=6):
