@@ -45,7 +45,7 @@ LAB_SCENARIOS=("steady colo" "kill-primary colo" "kill-secondary x-colo"
                "libvirt-colo colo" "libvirt-colo-failover colo"
                "libvirt-colo-kill-secondary colo" "libvirt-colo-restart colo"
                "libvirt-colo-reprotect colo" "libvirt-colo-end colo"
-               "libvirt-colo-split colo")
+               "libvirt-colo-split colo" "libvirt-daemon-restarts colo")
 
 # Count a TAP log's cases.
 count_tap() {

@@ -17,6 +17,7 @@ COLO_FLAGS = ("--live", "--p2p", "--copy-storage-all", "--colo")
 # libvirtd ends at once when nothing it waits for is stuck; its own
 # shutdown timeout is 30 s (virNetDaemonRun)
 SHUTDOWN_MAX_S = 10
+DAEMON_RESTARTS = 20
 # A job the COLO job does not allow fails at once (it would wait 30 s)
 REFUSAL_MAX_S = 5
 
@@ -449,7 +450,27 @@ def libvirt_colo_unfenced_takeover(lab, opts):
     return summary, failures
 
 
+def libvirt_daemon_restarts(lab, opts):
+    """libvirtd ends at once on SIGTERM, restart after restart: no
+    driver's shutdown wait may hang until libvirt's 30 s quit timeout.
+    Without guests: it is the daemon's own shutdown. The node_device
+    driver's udev thread deadlocked with it in about one shutdown of
+    fifteen (libvirt series patch 1): 20 restarts catch that three
+    times in four."""
+    hosts = start_hosts(lab, opts.libvirt)
+    host = hosts["primary"]
+    seconds = []
+    for _ in range(DAEMON_RESTARTS):
+        seconds.append(round(host.restart(), 1))
+        lab.event(f"libvirtd restarted on the {host.name} (ended in {seconds[-1]} s)")
+    failures = [f"libvirtd took {s} s to end: {host.slow_shutdown}"
+                for s in seconds if s > SHUTDOWN_MAX_S]
+    return {"scenario": lab.scenario, "rundir": lab.rundir,
+            "shutdown_s": seconds}, failures
+
+
 SCENARIOS = {"libvirt-colo-restart": libvirt_colo_restart,
+             "libvirt-daemon-restarts": libvirt_daemon_restarts,
              "libvirt-colo-split": libvirt_colo_unfenced_takeover,
              "libvirt-colo-end": libvirt_colo_end,
              "libvirt-colo-reprotect": libvirt_colo_reprotect,
