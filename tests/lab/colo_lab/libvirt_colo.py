@@ -181,6 +181,9 @@ def libvirt_colo_failover(lab, opts):
     check_events("primary", lab.events["primary"](),
                  ["lifecycle' for domain 'colo-lab': Resumed COLO",
                   "lifecycle' for domain 'colo-lab': Stopped Failed"], failures)
+    # the takeover is one event, "Resumed COLO ended"
+    if "Resumed Unpaused" in lab.events["secondary"]():
+        failures.append("events on the secondary: 'Resumed Unpaused' at the takeover")
     summary = {"scenario": lab.scenario, "rundir": lab.rundir,
                "domstate": {h.name: domstate(h) for h in hosts.values()},
                "job": {h.name: job_type(h) for h in hosts.values()},
