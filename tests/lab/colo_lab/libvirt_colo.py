@@ -88,6 +88,16 @@ def colo_checkpoints(info):
     return int(info.get("COLO checkpoints", "0").split()[0])
 
 
+def colo_status_element(host, name=dx.NAME):
+    """The <colo> element of the domain's status XML on host, or ''."""
+    try:
+        with open(host.path("run", "qemu", f"{name}.xml"), errors="replace") as f:
+            found = re.search(r"<colo\b[^>]*/>|<colo\b[^>]*>.*?</colo>", f.read(), re.S)
+    except FileNotFoundError:
+        return ""
+    return " ".join(found.group(0).split()) if found else ""
+
+
 def libvirt_colo(lab, opts):
     """`virsh migrate --colo` protects the running domain: the call
     returns with the domain running on both hosts, each side keeping its
@@ -260,7 +270,8 @@ def libvirt_colo_restart(lab, opts):
         shutdown_s[host.name] = round(host.restart(), 1)
         lab.event(f"libvirtd restarted on the {host.name} "
                   f"(ended in {shutdown_s[host.name]} s)")
-    after = {h.name: {"domstate": domstate(h), "job": job_info(h)} for h in hosts.values()}
+    after = {h.name: {"domstate": domstate(h), "job": job_info(h),
+                      "status": colo_status_element(h)} for h in hosts.values()}
     lab.wait_until("requests after the restarts",
                    lambda: work.answered(since=t1) >= opts.before_kill, timeout=180,
                    stall=60, progress=lambda: work.answered(since=t1))
@@ -289,6 +300,10 @@ def libvirt_colo_restart(lab, opts):
         if seen["job"].get("COLO role") != name or \
                 colo_checkpoints(seen["job"]) < before[name]:
             failures.append(f"after the restart the {name}'s job is {seen['job']}")
+    # the secondary's NBD export stays until its takeover: libvirt keeps its port
+    if "nbdPort=" not in after["secondary"]["status"]:
+        failures.append(f"after the restart the secondary's status XML lost its NBD "
+                        f"port: {after['secondary']['status']}")
     if summary["running"] != {"primary": [], "secondary": [dx.NAME]}:
         failures.append(f"running: {summary['running']}")
     return summary, failures
@@ -319,16 +334,6 @@ def fail_over(lab, opts, dead, survivor, failures):
     lab.event(f"disk records on the {survivor.name}: {rec} ({seen} counted before the kill)")
     check_records(f"after the failover to the {survivor.name}", rec, seen, failures)
     return t_failover
-
-
-def colo_status_element(host, name=dx.NAME):
-    """The <colo> element of the domain's status XML on host, or ''."""
-    try:
-        with open(host.path("run", "qemu", f"{name}.xml"), errors="replace") as f:
-            found = re.search(r"<colo[ >/].*?(/>|</colo>)", f.read(), re.S)
-    except FileNotFoundError:
-        return ""
-    return " ".join(found.group(0).split()) if found else ""
 
 
 def libvirt_colo_reprotect(lab, opts):
