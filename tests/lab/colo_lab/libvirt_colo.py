@@ -355,7 +355,7 @@ def libvirt_colo_reprotect(lab, opts):
     second.restart()
     survivor_status = colo_status_element(second)
     lab.event(f"libvirtd restarted on the {second.name}; status XML: {survivor_status}")
-    if "keptRewriters='yes'" not in survivor_status:
+    if "<rewriter id=" not in survivor_status:
         failures.append(f"the survivor's status XML lost its kept rewriters: {survivor_status}")
     create_image(lab, first)
     _, t_reprotect = migrate(lab, second, first, *COLO_FLAGS)
