@@ -131,7 +131,8 @@ def libvirt_colo(lab, opts):
             failures.append(f"no COLO checkpoint counted on the {name}")
         refused = summary["refused"][name]
         if "COLO pair" not in refused["error"] or refused["seconds"] > REFUSAL_MAX_S:
-            failures.append(f"on the {name} virsh suspend was not refused at once: {refused}")
+            failures.append(f"on the {name} virsh suspend was not refused at once: "
+                            f"{refused}")
     return summary, failures
 
 
@@ -340,9 +341,10 @@ def libvirt_colo_reprotect(lab, opts):
     """A full cycle through virsh: protect (primary host -> secondary
     host), the primary's host dies and the secondary takes over; libvirtd
     restarts on the survivor's host, which keeps what the survivor kept
-    (its filter-rewriters); the survivor is protected again with the same `virsh migrate --colo` to
-    the first host, with a fresh image there; then the survivor's host
-    dies and the new secondary takes over. Every request is answered."""
+    (its filter-rewriters); the survivor is protected again with the same
+    `virsh migrate --colo` to the first host, with a fresh image there;
+    then the survivor's host dies and the new secondary takes over. Every
+    request is answered."""
     hosts, work, t1 = protect(lab, opts)
     first, second = hosts["primary"], hosts["secondary"]
     failures = []
@@ -356,7 +358,8 @@ def libvirt_colo_reprotect(lab, opts):
     survivor_status = colo_status_element(second)
     lab.event(f"libvirtd restarted on the {second.name}; status XML: {survivor_status}")
     if "<rewriter id=" not in survivor_status:
-        failures.append(f"the survivor's status XML lost its kept rewriters: {survivor_status}")
+        failures.append(f"the survivor's status XML lost its kept rewriters: "
+                        f"{survivor_status}")
     create_image(lab, first)
     _, t_reprotect = migrate(lab, second, first, *COLO_FLAGS)
     report_pair(lab, second, first)

@@ -18,8 +18,9 @@ The two daemons share no state; each has its own host UUID and hostname
 
 virsh runs in the root namespace and reaches a daemon through the socket
 in its run/ directory (uri), by a short link in /tmp, since a run
-directory can be too deep for a socket path (108 bytes); the daemons reach each other over ft0
-(remote_uri: TCP without authentication, lab only).
+directory can be too deep for a socket path (108 bytes); the daemons
+reach each other over ft0 (remote_uri: TCP without authentication, lab
+only).
 """
 
 import os
@@ -259,9 +260,13 @@ class LibvirtHost:
         if not shutil.which("gdb"):
             return
         with open(os.path.join(self.dir, name), "w") as out:
-            subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-nx",
-                            "-ex", "thread apply all bt"],
-                           stdout=out, stderr=subprocess.STDOUT, timeout=120, check=False)
+            try:
+                subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-nx",
+                                "-ex", "thread apply all bt"],
+                               stdout=out, stderr=subprocess.STDOUT, timeout=120,
+                               check=False)
+            except subprocess.TimeoutExpired:
+                out.write("gdb did not finish in 120 s\n")
 
     @staticmethod
     def shutdown_notes(log, offset, lines=6):
