@@ -27,9 +27,10 @@ IOTHREAD_ID = "cn-io"              # the iothread colo-nic reads its queues in
 # (recv-overflows, kernel-dropped) and give verdicts (verdict-errors); the
 # primary drops what it holds when comparing stops (dropped-held).
 COUNTERS = ("held", "released", "mismatches", "timeouts", "refused", "rewritten",
-            "recv-overflows", "kernel-dropped", "verdict-errors", "dropped-held")
+            "recv-overflows", "kernel-dropped", "verdict-errors", "dropped-held",
+            "budget-checkpoints")
 # Counters an older QEMU does not have: left out of counters()
-NEWER_COUNTERS = ("verdict-errors", "dropped-held")
+NEWER_COUNTERS = ("verdict-errors", "dropped-held", "budget-checkpoints")
 
 
 def default_script(qemu):
