@@ -10,15 +10,18 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
 
 from colo_lab.capture import read_pcap, tcp_segments  # noqa: E402
-from colo_lab.mismatch import check_release, commit_times, random_values  # noqa: E402
+from colo_lab.mismatch import check_release, checkpoint_windows, random_values  # noqa: E402
 
 CLIENT, GUEST = "10.77.0.1", "10.77.0.10"
+SYN, ACK_PSH = 0x12, 0x18
+ISN = 0xFFFFFF00   # the guest's: its stream wraps around 2^32
 
 
-def frame(src, dst, payload):
+def frame(src, dst, payload, sport=40000, dport=80, seq=1, flags=ACK_PSH):
     ip_src = bytes(map(int, src.split(".")))
     ip_dst = bytes(map(int, dst.split(".")))
-    tcp = struct.pack("!HHIIBBHHH", 40000, 80, 1, 0, 5 << 4, 0x18, 1000, 0, 0) + payload
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, 0, 5 << 4, flags,
+                      1000, 0, 0) + payload
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0,
                      ip_src, ip_dst) + tcp
     return b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip
@@ -32,86 +35,198 @@ def write_pcap(path, packets):
             f.write(data)
 
 
+def port(tag):
+    return 40000 + int(tag[1:])
+
+
 def request(t, tag):
-    return t, frame(CLIENT, GUEST, f"GET /cgi-bin/random?tag={tag} HTTP/1.1\r\n".encode())
+    return t, frame(CLIENT, GUEST, f"GET /cgi-bin/random?tag={tag}&pad=9 HTTP/1.1\r\n".encode(),
+                    sport=port(tag))
 
 
-def answer(t, tag, value):
-    return t, frame(GUEST, CLIENT, f"HTTP/1.0 200 OK\r\n\r\ntag={tag} value={value}\n".encode())
+def answer_bytes(tag, value):
+    line = f"tag={tag} value={value}\n"
+    return f"HTTP/1.0 200 OK\r\n\r\n{line}{'x' * 9}{line}".encode()
+
+
+def segments(t, tag, value, cuts=()):
+    """The guest's SYN-ACK, then its answer cut at offsets cuts, all at t."""
+    data = answer_bytes(tag, value)
+    out = [(t, frame(GUEST, CLIENT, b"", 80, port(tag), ISN, SYN))]
+    edges = [0, *cuts, len(data)]
+    for lo, hi in zip(edges, edges[1:]):
+        out.append((t, frame(GUEST, CLIENT, data[lo:hi], 80, port(tag), ISN + 1 + lo)))
+    return out
 
 
 class MismatchEvidenceTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory()
-        self.pcap = os.path.join(self.dir.name, "c.pcap")
+        self.client = os.path.join(self.dir.name, "c.pcap")
+        self.tap = os.path.join(self.dir.name, "t.pcap")
         self.pvm = {"r0": "aaaa", "r1": "bbbb"}
         self.svm = {"r0": "cccc", "r1": "dddd"}
 
     def tearDown(self):
         self.dir.cleanup()
 
-    def check(self, packets, commits, capture_window=(1000.0, 1100.0),
+    def check(self, client, tap, windows, capture_window=(1000.0, 1100.0),
               run_window=(990.0, 1110.0)):
-        write_pcap(self.pcap, packets)
-        return check_release(self.pcap, CLIENT, GUEST, self.pvm, self.svm, commits,
-                             capture_window, run_window)
+        write_pcap(self.client, client)
+        write_pcap(self.tap, tap)
+        return check_release(self.client, self.tap, CLIENT, GUEST, self.pvm, self.svm,
+                             windows, capture_window, run_window)
+
+    def two_answers(self, emit, recv, windows, **kw):
+        """r0 and r1 asked at 1001 and 1002 (on the PVM's tap 10 ms
+        later), emitted at emit[i] and received at recv[i]."""
+        client = [request(1001, "r0"), *segments(recv[0], "r0", "aaaa"),
+                  request(1002, "r1"), *segments(recv[1], "r1", "bbbb")]
+        tap = [request(1001.01, "r0"), *segments(emit[0], "r0", "aaaa"),
+               request(1002.01, "r1"), *segments(emit[1], "r1", "bbbb")]
+        return self.check(client, tap, windows, **kw)
 
     def test_reader(self):
-        write_pcap(self.pcap, [request(1000.25, "r0")])
-        (seg,) = tcp_segments(read_pcap(self.pcap))
+        write_pcap(self.client, [request(1000.25, "r0")])
+        (seg,) = tcp_segments(read_pcap(self.client))
         self.assertAlmostEqual(seg[0], 1000.25, places=5)
         self.assertEqual(seg[1:3], (CLIENT, GUEST))
         self.assertTrue(seg[7].startswith(b"GET /cgi-bin/random?tag=r0"))
 
     def test_released_after_commit(self):
-        failures, fig = self.check([request(1001, "r0"), answer(1001.5, "r0", "aaaa"),
-                                    request(1002, "r1"), answer(1002.3, "r1", "bbbb")],
-                                   [1001.4, 1002.2])
+        failures, fig = self.two_answers((1001.1, 1002.1), (1001.5, 1002.3),
+                                         [(1001.2, 1001.4), (1002.15, 1002.2)])
         self.assertEqual(failures, [])
-        self.assertEqual((fig["svm_differing"], fig["released_before_commit"]), (2, 0))
+        self.assertEqual((fig["svm_differing"], fig["released_uncovered"]), (2, 0))
+        self.assertEqual(fig["checked_segments"], 2)
 
-    def test_released_before_commit(self):
-        failures, fig = self.check([request(1001, "r0"), answer(1001.2, "r0", "aaaa"),
-                                    request(1002, "r1"), answer(1002.3, "r1", "bbbb")],
-                                   [1000.5, 1001.4, 1002.2])
-        self.assertEqual(fig["released_before_commit"], 1)
-        self.assertIn("before any checkpoint after their request, e.g. r0", failures[0])
+    def test_checkpoint_before_emission(self):
+        # The only checkpoint after r0's emission committed after its
+        # receipt; the one before it covers r1 only
+        failures, fig = self.two_answers((1001.3, 1002.1), (1001.5, 1002.3),
+                                         [(1001.6, 1001.7), (1002.15, 1002.2)])
+        self.assertEqual(fig["released_uncovered"], 1)
+        self.assertIn("uncovered by a checkpoint, e.g. r0: bytes", failures[0])
+
+    def test_checkpoint_between_request_and_answer(self):
+        # A checkpoint between r0's request and its answer may have given
+        # the SVM the PVM's value: r0 is not checked
+        failures, fig = self.two_answers((1001.3, 1002.1), (1001.35, 1002.3),
+                                         [(1001.2, 1001.25), (1002.15, 1002.2)])
+        self.assertEqual(failures, [])
+        self.assertEqual((fig["checked_answers"], fig["synced_before_answer"]), (1, 1))
+
+    def test_after_the_sync(self):
+        # r0's first value left the PVM before the checkpoint and was
+        # released by it; its second left after: the SVM had the value
+        # then, it is not checked
+        data = answer_bytes("r0", "aaaa")
+        cuts = (data.index(b"xxx"), data.rindex(b"tag="))
+        self.pvm = {"r0": "aaaa"}
+        emit = [request(1001.01, "r0"), *segments(1001.1, "r0", "aaaa", cuts)]
+        emit[-1] = (1001.3, emit[-1][1])
+        client = [request(1001, "r0"), *segments(1001.5, "r0", "aaaa", cuts)]
+        client[-1] = (1001.31, client[-1][1])
+        failures, fig = self.check(client, emit, [(1001.2, 1001.4)])
+        self.assertEqual(failures, [])
+        self.assertEqual(fig["checked_segments"], 1)
+
+    def test_commit_after_receipt(self):
+        failures, fig = self.two_answers((1001.1, 1002.1), (1001.3, 1002.3),
+                                         [(1001.2, 1001.4), (1002.15, 1002.2)])
+        self.assertEqual(fig["released_uncovered"], 1)
+
+    def test_svm_missing_answer_is_checked(self):
+        del self.svm["r1"]
+        failures, fig = self.two_answers((1001.1, 1002.1), (1001.5, 1002.12),
+                                         [(1001.2, 1001.4), (1002.15, 1002.2)])
+        self.assertEqual((fig["svm_differing"], fig["svm_missing"]), (2, 1))
+        self.assertIn("e.g. r1", failures[0])
+
+    def test_identical_answer_not_checked(self):
+        self.svm["r1"] = "bbbb"
+        failures, fig = self.two_answers((1001.1, 1002.1), (1001.5, 1002.12),
+                                         [(1001.2, 1001.4)])
+        self.assertEqual(failures, [])
+        self.assertEqual(fig["svm_differing"], 1)
+
+    def test_segments_of_a_long_answer(self):
+        # r0 in three segments: the one with neither value is not checked;
+        # the last one (its second value) was released before the
+        # checkpoint that covers it
+        data = answer_bytes("r0", "aaaa")
+        cuts = (data.index(b"xxx"), data.rindex(b"tag="))
+        self.pvm = {"r0": "aaaa"}
+        emit = [request(1001.01, "r0"), *segments(1001.1, "r0", "aaaa", cuts)]
+        emit[-1] = (1001.15, emit[-1][1])
+        client = [request(1001, "r0"), *segments(1001.5, "r0", "aaaa", cuts)]
+        client[-1] = (1001.18, client[-1][1])
+        failures, fig = self.check(client, emit, [(1001.2, 1001.4)])
+        self.assertEqual(fig["released_uncovered"], 1)
+        self.assertIn(f"bytes {cuts[1] + 1}..{len(data) + 1} emitted at 1001.15", failures[0])
+        client[-1] = (1001.5, client[-1][1])
+        failures, fig = self.check(client, emit, [(1001.2, 1001.4)])
+        self.assertEqual(failures, [])
+        self.assertEqual(fig["checked_segments"], 2)
+
+    def test_emitted_in_pieces(self):
+        # The PVM emitted r0's bytes as two segments, the client got one:
+        # its emission is the later of the two
+        data = answer_bytes("r0", "aaaa")
+        self.pvm = {"r0": "aaaa"}
+        emit = [request(1001.01, "r0"), *segments(1001.1, "r0", "aaaa", (10,))]
+        emit[-1] = (1001.3, emit[-1][1])
+        client = [request(1001, "r0"), *segments(1001.5, "r0", "aaaa")]
+        failures, _ = self.check(client, emit, [(1001.6, 1001.7)])
+        self.assertIn(f"bytes 1..{len(data) + 1} emitted at 1001.3", failures[0])
+
+    def test_never_emitted(self):
+        self.pvm = {"r0": "aaaa"}
+        client = [request(1001, "r0"), *segments(1001.5, "r0", "aaaa")]
+        failures, _ = self.check(client, [request(1001.01, "r0"),
+                                          *segments(1001.1, "r0", "aaaa", (5,))[:2]],
+                                 [(1001.2, 1001.4)])
+        self.assertIn("the PVM's tap never carried them", failures[0])
 
     def test_svm_value_leaked(self):
-        failures, fig = self.check([request(1001, "r0"), answer(1001.5, "r0", "cccc"),
-                                    request(1002, "r1"), answer(1002.3, "r1", "bbbb")],
-                                   [1001.4, 1002.2])
+        client = [request(1001, "r0"), *segments(1001.5, "r0", "cccc"),
+                  request(1002, "r1"), *segments(1002.3, "r1", "bbbb")]
+        tap = [request(1001.01, "r0"), *segments(1001.1, "r0", "cccc"),
+               request(1002.01, "r1"), *segments(1002.1, "r1", "bbbb")]
+        failures, fig = self.check(client, tap, [(1001.2, 1001.4), (1002.15, 1002.2)])
         self.assertEqual(fig["svm_only_values_received"], 1)
         self.assertTrue(any("only the SVM computed" in f for f in failures))
 
     def test_missing_answer_and_clock(self):
-        failures, _ = self.check([request(1001, "r0"), answer(1001.5, "r0", "aaaa")],
-                                 [1001.4, 5000.0])
+        client = [request(1001, "r0"), *segments(1001.5, "r0", "aaaa")]
+        failures, _ = self.check(client, [request(1001.01, "r0"),
+                                          *segments(1001.1, "r0", "aaaa")],
+                                 [(1001.2, 1001.4), (4999.0, 5000.0)])
         self.assertTrue(any("r1: not in the client's capture" in f for f in failures))
         self.assertTrue(any("not comparable" in f for f in failures))
 
     def test_checkpoints_before_the_capture(self):
         # The trace covers the whole run: checkpoints before the capture
         # started are in the run's window, not in the capture's
-        failures, _ = self.check([request(1001, "r0"), answer(1001.5, "r0", "aaaa"),
-                                  request(1002, "r1"), answer(1002.3, "r1", "bbbb")],
-                                 [992.0, 995.0, 1001.4, 1002.2, 1105.0])
+        failures, _ = self.two_answers((1001.1, 1002.1), (1001.5, 1002.3),
+                                       [(991.0, 992.0), (995.0, 995.1), (1001.2, 1001.4),
+                                        (1002.15, 1002.2), (1104.0, 1105.0)])
         self.assertEqual(failures, [])
 
     def test_packet_outside_the_capture_window(self):
-        failures, _ = self.check([request(1001, "r0"), answer(1001.5, "r0", "aaaa"),
-                                  request(1002, "r1"), answer(1002.3, "r1", "bbbb")],
-                                 [1001.4, 1002.2], capture_window=(1001.2, 1100.0))
+        failures, _ = self.two_answers((1001.1, 1002.1), (1001.5, 1002.3),
+                                       [(1001.2, 1001.4), (1002.15, 1002.2)],
+                                       capture_window=(1001.2, 1100.0))
         self.assertEqual(len(failures), 1)
-        self.assertIn("1 capture time(s) outside", failures[0])
+        self.assertIn("capture time(s) outside", failures[0])
         self.assertIn("not comparable", failures[0])
 
     def test_nanosecond_pcap(self):
-        with open(self.pcap, "wb") as f:
+        with open(self.client, "wb") as f:
             _, data = request(0, "r0")
             f.write(struct.pack(">IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 65535, 1))
             f.write(struct.pack(">IIII", 1000, 250_000_123, len(data), len(data)) + data)
-        ((t, frame_),) = read_pcap(self.pcap)
+        ((t, frame_),) = read_pcap(self.client)
         self.assertAlmostEqual(t, 1000.250000123, places=7)
         self.assertEqual(frame_, data)
 
@@ -119,11 +234,16 @@ class MismatchEvidenceTest(unittest.TestCase):
         self.assertEqual(random_values("x\nCOLO-RANDOM tag=r3 value=ab12\r\n"), {"r3": "ab12"})
         trace = os.path.join(self.dir.name, "t.log")
         with open(trace, "w") as f:
-            f.write("12@1000.500000:colo_checkpoint_phase save took 100 us\n"
+            f.write("12@1000.400000:colo_checkpoint_phase request-and-stop took 9 us\n"
+                    "12@1000.500000:colo_checkpoint_phase save took 100 us\n"
                     "12@1000.600000:colo_checkpoint_phase wait-received took 90 us\n"
-                    "12@1000.000042:colo_checkpoint_phase wait-received took 80 us\n"
+                    "12@1000.700000:colo_checkpoint_phase request-and-stop took 9 us\n"
+                    "12@1000.800000:colo_checkpoint_phase request-and-stop took 9 us\n"
+                    "12@1000.900042:colo_checkpoint_phase wait-received took 80 us\n"
+                    "12@1001.000000:colo_checkpoint_phase request-and-stop took 9 us\n"
                     "12@1001.7")
-        self.assertEqual(commit_times(trace), [1000.6, 1000.000042])
+        # A checkpoint that failed before it was received covers nothing
+        self.assertEqual(checkpoint_windows(trace), [(1000.4, 1000.6), (1000.8, 1000.900042)])
 
 
 if __name__ == "__main__":

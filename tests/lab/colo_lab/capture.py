@@ -11,6 +11,11 @@ import time
 from .topology import LabError
 
 
+# tcpdump's kernel buffer: room for bursts of GSO-sized frames (a tap
+# carries up to 64 KiB a frame) while tcpdump writes
+BUFFER_KIB = 64 * 1024
+
+
 class Capture:
     """tcpdump on iface in netns, writing path; start() returns once
     tcpdump captures, stop() once it has written every packet it got
@@ -22,7 +27,7 @@ class Capture:
         self._log = open(self._log_path, "w")
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", netns, "tcpdump", "-i", iface, "-n", "-U", "-s", "0",
-             "--immediate-mode", "-w", path, expr], stdin=subprocess.DEVNULL, stdout=self._log,
+             "-B", str(BUFFER_KIB), "--immediate-mode", "-w", path, expr], stdin=subprocess.DEVNULL, stdout=self._log,
             stderr=subprocess.STDOUT)
 
     def _log_text(self):

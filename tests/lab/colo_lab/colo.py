@@ -38,10 +38,15 @@ def start_colo(primary, secondary, period_ms, capability="x-colo"):
     add_replication_child(primary, SECONDARY_FT_IP)
     primary.qmp.cmd("migrate-set-capabilities",
                     capabilities=[{"capability": capability, "state": True}])
-    # The stable name where the capability is; upstream knows only the old one
+    set_period(primary, period_ms, capability)
+    primary.qmp.cmd("migrate", uri=f"tcp:{SECONDARY_FT_IP}:{MIGRATION_PORT}")
+
+
+def set_period(primary, period_ms, capability="x-colo"):
+    """The primary's checkpoint period; by its stable name where the
+    capability is, upstream knows only the old one."""
     period = "colo-checkpoint-period" if capability == "colo" else "x-checkpoint-delay"
     primary.qmp.cmd("migrate-set-parameters", **{period: period_ms})
-    primary.qmp.cmd("migrate", uri=f"tcp:{SECONDARY_FT_IP}:{MIGRATION_PORT}")
 
 
 def wait_colo(primary, secondary, timeout=120.0):

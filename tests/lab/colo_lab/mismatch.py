@@ -1,7 +1,7 @@
 """Evidence that colo-nic never lets the client see unverified output,
 from /cgi-bin/random answers (which differ between the PVM and the SVM):
-the values each VM logged on its serial console, the client's packet
-capture and the primary's checkpoint trace."""
+the values each VM logged on its serial console, packet captures on the
+client and on the PVM's tap, and the primary's checkpoint trace."""
 
 import re
 
@@ -10,7 +10,7 @@ from .report import trace_events
 
 RANDOM_LOG = re.compile(r"COLO-RANDOM tag=(\S+) value=(\w+)")
 RANDOM_BODY = re.compile(rb"tag=([A-Za-z0-9_-]+) value=(\w+)")
-REQUEST = re.compile(rb"GET /cgi-bin/random\?tag=([A-Za-z0-9_-]+) ")
+REQUEST = re.compile(rb"GET /cgi-bin/random\?tag=([A-Za-z0-9_-]+)[ &]")
 
 
 def random_values(serial_text):
@@ -18,80 +18,222 @@ def random_values(serial_text):
     return dict(RANDOM_LOG.findall(serial_text))
 
 
-def commit_times(trace_path):
-    """Host times at which the secondary held a checkpoint's state (end of
-    the primary's wait-received phase): from then on colo-nic may release
-    the primary's output held before it."""
-    return [t for t, name, text in trace_events(trace_path)
-            if name == "colo_checkpoint_phase" and text.startswith("wait-received ")]
+def checkpoint_windows(trace_path):
+    """(stop, commit) host times of each checkpoint the secondary
+    received: the PVM was stopped at stop (end of the request-and-stop
+    phase), and its state, with everything the PVM emitted before stop,
+    was on the secondary at commit (end of wait-received)."""
+    windows, stop = [], None
+    for t, name, text in trace_events(trace_path):
+        if name != "colo_checkpoint_phase":
+            continue
+        if text.startswith("request-and-stop "):
+            stop = t
+        elif text.startswith("wait-received ") and stop is not None:
+            windows.append((stop, t))
+            stop = None
+    return windows
 
 
 # Rounding of the timestamps (pcap: us or ns, trace: us, time.time())
 CLOCK_SLACK = 0.01
 
 
-def check_release(pcap_path, client_ip, guest_ip, pvm, svm, commits,
-                  capture_window, run_window):
-    """Failures (one line each) and figures of the client's capture:
-    every answer the client received carries the PVM's value, none an
-    SVM-only value, and each was received after a checkpoint committed
-    after its request left the client.
+def _connections(segs, guest_ip):
+    """{client port: [(time, seq, flags, payload)]} of what the guest sent
+    on each connection to port 80."""
+    conns = {}
+    for t, src, _, sport, dport, seq, flags, payload in segs:
+        if src == guest_ip and sport == 80:
+            conns.setdefault(dport, []).append((t, seq, flags, payload))
+    return conns
 
-    The capture's and the trace's times are compared with each other, so
-    both must be host wall-clock times, like time.time(). capture_window:
-    (start, end) host times taken before tcpdump started and after it
-    stopped: every packet lies in it. run_window: (start, end) host times
-    taken before QEMU started and after its trace was read: every commit
-    lies in it (the trace covers the whole run, the checkpoints before
-    the capture too)."""
-    failures = []
-    segs = tcp_segments(read_pcap(pcap_path))
-    sent, received, seen_values = {}, {}, set()
-    for t, src, _, _, _, _, _, payload in segs:
-        if src == client_ip:
-            for tag in REQUEST.findall(payload):
-                sent.setdefault(tag.decode(), t)
-        elif src == guest_ip:
-            for tag, value in RANDOM_BODY.findall(payload):
-                tag, value = tag.decode(), value.decode()
-                received.setdefault(tag, (t, value))
-                seen_values.add(value)
-    for what, times, (lo, hi) in (("capture", [t for t, *_ in segs], capture_window),
-                                  ("trace", commits, run_window)):
+
+def _relative(seq, base):
+    return (seq - base) & 0xFFFFFFFF
+
+
+def _stream_base(*segment_lists):
+    """The sequence number stream offsets count from: the guest's SYN,
+    or else its first segment."""
+    segs = [s for segs in segment_lists for s in segs]
+    syn = [s for s in segs if s[2] & 0x02]
+    first = min(syn or segs, key=lambda s: s[0], default=None)
+    return first[1] if first else None
+
+
+def _stream(received, base):
+    """(offset of its first byte, the bytes) the client received on a
+    connection, in stream order."""
+    data, start = bytearray(), None
+    for _, seq, _, payload in sorted(received, key=lambda s: _relative(s[1], base)):
+        off = _relative(seq, base)
+        if not payload:
+            continue
+        if start is None:
+            start = off
+        if off <= start + len(data) < off + len(payload):
+            data += payload[start + len(data) - off:]
+    return start or 0, bytes(data)
+
+
+def emission_time(emitted, base, lo, hi):
+    """The time at which the PVM had emitted every byte of stream offsets
+    [lo, hi) at least once (emitted: its segments as its tap carried
+    them), or None if it never did."""
+    missing = [(lo, hi)]
+    for t, seq, _, payload in sorted(emitted, key=lambda s: s[0]):
+        a = _relative(seq, base)
+        b = a + len(payload)
+        missing = [piece for m_lo, m_hi in missing
+                   for piece in ((m_lo, min(m_hi, a)), (max(m_lo, b), m_hi))
+                   if piece[0] < piece[1]]
+        if not missing:
+            return t
+    return None
+
+
+def _value_ranges(stream, value):
+    """Stream offsets [lo, hi) of each "value=V" in an answer."""
+    start, data = stream
+    needle = f"value={value}".encode()
+    ranges, at = [], data.find(needle)
+    while at >= 0:
+        ranges.append((start + at, start + at + len(needle)))
+        at = data.find(needle, at + 1)
+    return ranges
+
+
+def _value_segments(received, emitted, base, value):
+    """(emission time or None, receipt time, lo, hi) of each segment the
+    client received that carries bytes of the PVM's "value=V"."""
+    ranges = _value_ranges(_stream(received, base), value)
+    out = []
+    for t_recv, seq, _, payload in received:
+        lo = _relative(seq, base)
+        hi = lo + len(payload)
+        if any(lo < r_hi and r_lo < hi for r_lo, r_hi in ranges):
+            out.append((emission_time(emitted, base, lo, hi), t_recv, lo, hi))
+    return out
+
+
+def _check_answer(received, emitted, value, windows, t_request):
+    """Whether the segments of an answer that carry the PVM's value, and
+    that the SVM did not produce alike, were each emitted before a
+    checkpoint's stop and received after that checkpoint's commit.
+
+    The SVM runs from the PVM's state of the last checkpoint: from the
+    first checkpoint after the PVM computed the value, the SVM has the
+    same value and what it sends carries it too. The value was computed
+    after the request reached the PVM (t_request) and before its first
+    emission; an answer with a checkpoint in between is not checked.
+    Returns (problem or None, delays of receipt after the commit in ms,
+    whether it was checked)."""
+    if not emitted:
+        return "the PVM's tap never carried it", [], True
+    base = _stream_base(emitted, received)
+    segs = _value_segments(received, emitted, base, value)
+    if not segs:
+        return "its value is not in what the client received", [], True
+    missing = [(lo, hi) for t_emit, _, lo, hi in segs if t_emit is None]
+    if missing:
+        lo, hi = missing[0]
+        return f"bytes {lo}..{hi} reached the client, the PVM's tap never carried them", [], True
+    first = min(t_emit for t_emit, *_ in segs)
+    stops = sorted(stop for stop, _ in windows)
+    if any(t_request < stop < first for stop in stops):
+        return None, [], False
+    synced = next((stop for stop in stops if stop > first), None)
+    delays = []
+    for t_emit, t_recv, lo, hi in segs:
+        if synced is not None and t_emit > synced:
+            continue
+        covering = [commit for stop, commit in windows if t_emit < stop and commit <= t_recv]
+        if not covering:
+            return (f"bytes {lo}..{hi} emitted at {t_emit:.6f} reached the client at "
+                    f"{t_recv:.6f} without a checkpoint between"), [], True
+        delays.append((t_recv - max(covering)) * 1000)
+    return None, delays, True
+
+
+def _check_clocks(named_times, failures):
+    for what, times, (lo, hi) in named_times:
         outside = [t for t in times if not lo - CLOCK_SLACK <= t <= hi + CLOCK_SLACK]
         if outside:
             failures.append(f"{len(outside)} {what} time(s) outside the host wall-clock "
                             f"window {lo:.3f}..{hi:.3f}, e.g. {outside[0]:.6f}: "
                             "the clocks are not comparable")
-    svm_only = set(svm.values()) - set(pvm.values())
-    leaked = seen_values & svm_only
+
+
+def check_release(client_pcap, tap_pcap, client_ip, guest_ip, pvm, svm, windows,
+                  capture_window, run_window):
+    """Failures (one line each) and figures of the captures: every answer
+    the client received carries the PVM's value, none an SVM-only value,
+    and every segment of an answer that the SVM did not produce alike
+    (a different value, or none at all) that carries the PVM's value was
+    emitted by the PVM (tap_pcap: the capture on its tap, in the primary
+    host) before a checkpoint stopped it and reached the client
+    (client_pcap) after that checkpoint was committed. Only the segments
+    emitted before the SVM was given the PVM's value by a checkpoint
+    are checked (see _check_answer).
+
+    The captures' and the trace's times are compared with each other, so
+    all must be host wall-clock times, like time.time(). capture_window:
+    (start, end) host times taken before the captures started and after
+    they stopped. run_window: (start, end) host times taken before QEMU
+    started and after its trace was read: every checkpoint lies in it."""
+    failures = []
+    client = tcp_segments(read_pcap(client_pcap))
+    tap = tcp_segments(read_pcap(tap_pcap))
+    _check_clocks((("capture", [s[0] for s in client + tap], capture_window),
+                   ("trace", [t for w in windows for t in w], run_window)), failures)
+    ports, seen_values = {}, set()
+    for t, src, _, sport, _, _, _, payload in client:
+        if src == client_ip:
+            for tag in REQUEST.findall(payload):
+                ports.setdefault(tag.decode(), sport)
+        elif src == guest_ip:
+            seen_values.update(v.decode() for _, v in RANDOM_BODY.findall(payload))
+    requested = {}
+    for t, src, _, sport, _, _, _, payload in tap:
+        if src == client_ip:
+            for tag in REQUEST.findall(payload):
+                requested.setdefault(tag.decode(), t)
+    received, emitted = _connections(client, guest_ip), _connections(tap, guest_ip)
+    leaked = seen_values & (set(svm.values()) - set(pvm.values()))
     if leaked:
         failures.append(f"the client received {len(leaked)} value(s) only the SVM "
                         f"computed, e.g. {sorted(leaked)[0]}")
-    differing = [tag for tag in pvm if tag in svm and svm[tag] != pvm[tag]]
-    early = []
-    for tag, pvm_value in sorted(pvm.items()):
-        if tag not in sent or tag not in received:
+    differing = sorted(tag for tag in pvm if svm.get(tag) != pvm[tag])
+    early, delays, checked = [], [], 0
+    for tag in sorted(pvm):
+        port = ports.get(tag)
+        if port is None or port not in received:
             failures.append(f"request {tag}: not in the client's capture")
             continue
-        t_recv, value = received[tag]
-        if value != pvm_value:
-            failures.append(f"request {tag}: the client got {value}, the PVM computed {pvm_value}")
-        if tag in differing and not any(sent[tag] < c <= t_recv for c in commits):
-            early.append(tag)
+        if tag not in differing:
+            continue
+        if tag not in requested:
+            failures.append(f"request {tag}: not in the capture on the PVM's tap")
+            continue
+        problem, answer_delays, was_checked = _check_answer(
+            received[port], emitted.get(port, []), pvm[tag], windows, requested[tag])
+        delays += answer_delays
+        checked += was_checked
+        if problem:
+            early.append(f"{tag}: {problem}")
     if early:
-        failures.append(f"{len(early)} differing answer(s) reached the client before any "
-                        f"checkpoint after their request, e.g. {early[0]}")
-    delays = []
-    for tag in differing:
-        if tag in received:
-            before = [c for c in commits if c <= received[tag][0]]
-            if before:
-                delays.append((received[tag][0] - max(before)) * 1000)
+        failures.append(f"{len(early)} answer(s) the SVM did not produce reached the client "
+                        f"uncovered by a checkpoint, e.g. {early[0]}")
+    delays.sort()
     figures = {"requests": len(pvm), "svm_differing": len(differing),
+               "svm_missing": sum(1 for tag in pvm if tag not in svm),
                "svm_only_values_received": len(leaked),
-               "released_before_commit": len(early),
+               "released_uncovered": len(early),
+               "checked_answers": checked,
+               "synced_before_answer": len(differing) - checked,
+               "checked_segments": len(delays),
                "release_after_commit_ms": {
-                   "median": round(sorted(delays)[len(delays) // 2], 1) if delays else None,
-                   "max": round(max(delays), 1) if delays else None}}
+                   "median": round(delays[len(delays) // 2], 1) if delays else None,
+                   "max": round(delays[-1], 1) if delays else None}}
     return failures, figures

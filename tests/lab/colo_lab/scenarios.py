@@ -1,10 +1,12 @@
 """Lab scenarios. Each returns a summary dict with 'ok' and 'failures'."""
 
+import concurrent.futures
+import random
 import time
 
 from . import colo, nic
 from .capture import Capture
-from .mismatch import check_release, commit_times, random_values
+from .mismatch import check_release, checkpoint_windows, random_values
 from .report import (check_requests, checkpoint_pauses, first_answer_after, pause_summary,
                      phase_medians, request_summary)
 from .topology import CLIENT_IP, GUEST_IP
@@ -233,11 +235,52 @@ def kill_secondary(lab, opts):
     return _failover(lab, opts, "secondary")
 
 
+# nic-mismatch: answers of random length up to this many bytes (several
+# segments, GSO-sized on the tap); the second half of the requests is
+# asked by this many clients at once.
+MISMATCH_MAX_PAD = 200_000
+MISMATCH_PARALLEL = 3
+# The checkpoint period while the requests run: the checkpoints then come
+# from the mismatches, each after the answer that caused it, so that no
+# checkpoint falls between a sequential request and its answer (such an
+# answer cannot be checked, see mismatch._check_answer).
+MISMATCH_PERIOD_MS = 20_000
+
+
+def _random_answers(lab, n, seed):
+    """Ask /cgi-bin/random n times, each with a padding of random length:
+    one after the other, then MISMATCH_PARALLEL at a time; {tag: (answer,
+    padding)}."""
+    rng = random.Random(seed)
+    pads = {f"r{i}": rng.randrange(MISMATCH_MAX_PAD + 1) for i in range(n)}
+
+    def ask(tag):
+        return lab.client_get(f"/cgi-bin/random?tag={tag}&pad={pads[tag]}", timeout=30.0)
+
+    tags = sorted(pads, key=lambda tag: int(tag[1:]))
+    answers = {tag: ask(tag) for tag in tags[:n // 2]}
+    with concurrent.futures.ThreadPoolExecutor(MISMATCH_PARALLEL) as pool:
+        answers.update(zip(tags[n // 2:], pool.map(ask, tags[n // 2:])))
+    return {tag: (answers[tag], pads[tag]) for tag in tags}
+
+
+def _check_random_answers(answers, pvm, failures):
+    for tag, (body, pad) in answers.items():
+        line = f"tag={tag} value={pvm.get(tag)}"
+        want = f"{line}\n{'x' * pad}{line}"
+        if body != want:
+            failures.append(f"request {tag}: an answer of {len(body)} bytes that is not "
+                            f"{line!r}, {pad} x and the line again")
+
+
 def nic_mismatch(lab, opts):
     """colo-nic under output that differs between the VMs: answers of
-    /cgi-bin/random. Each is a mismatch; the client's capture shows only
-    the PVM's answers, each released after a checkpoint that followed
-    its request."""
+    /cgi-bin/random, of random length, asked by one client, then by
+    several at once.
+    Each is a mismatch. The client's capture shows only the PVM's
+    answers; each segment of them that carries the differing value was
+    emitted on the PVM's tap before a checkpoint stopped the PVM, and
+    reached the client after that checkpoint was committed."""
     run_start = time.time()
     primary, secondary = lab.start_pair(opts.period, opts.capability, opts.dirty_kbps)
     lab.wait_guest_ready(primary)
@@ -246,36 +289,38 @@ def nic_mismatch(lab, opts):
     start = lab.checkpoints()
     lab.wait_until("3 checkpoints", lambda: lab.checkpoints() >= start + 3, timeout=60,
                    stall=30, progress=lab.checkpoints)
+    colo.set_period(primary, MISMATCH_PERIOD_MS, opts.capability)
     before = colo_stats(primary)
     counters_before = nic_counters(lab)
+    seed = random.randrange(1 << 32)
     capture_start = time.time()
-    cap = Capture(topo.client, f"{lab.rundir}/client.pcap", expr="tcp port 80").start()
-    lab.event("capture running in the client namespace")
+    client_pcap, tap_pcap = f"{lab.rundir}/client.pcap", f"{lab.rundir}/pvm-tap.pcap"
+    tap_cap = Capture(topo.primary, tap_pcap, iface="tap0", expr="tcp port 80").start()
     try:
-        answers = {}
-        for i in range(opts.requests):
-            tag = f"r{i}"
-            answers[tag] = lab.client_get(f"/cgi-bin/random?tag={tag}")
-        lab.event(f"{opts.requests} /cgi-bin/random requests answered")
+        cap = Capture(topo.client, client_pcap, expr="tcp port 80").start()
+        lab.event("captures running on the client and on the PVM's tap")
+        try:
+            answers = _random_answers(lab, opts.requests, seed)
+            lab.event(f"{opts.requests} /cgi-bin/random requests answered")
+        finally:
+            cap.stop()
     finally:
-        cap.stop()
+        tap_cap.stop()
     capture_window = (capture_start, time.time())
     after = colo_stats(primary)
     counters = nic_counters(lab)
     pvm, svm = random_values(primary.serial()), random_values(secondary.serial())
     pvm = {tag: v for tag, v in pvm.items() if tag in answers}
     # Every checkpoint of the run, from QEMU's start to now
-    commits = commit_times(primary.trace_path)
-    failures, figures = check_release(f"{lab.rundir}/client.pcap", CLIENT_IP, GUEST_IP,
-                                      pvm, svm, commits, capture_window,
+    windows = checkpoint_windows(primary.trace_path)
+    failures, figures = check_release(client_pcap, tap_pcap, CLIENT_IP, GUEST_IP,
+                                      pvm, svm, windows, capture_window,
                                       (run_start, time.time()))
+    figures.update(seed=seed, answer_bytes=sum(len(body) for body, _ in answers.values()))
+    _check_random_answers(answers, pvm, failures)
     summary = _base_summary(lab, lab.scenario)
     summary.update(colo_stats=after, release=figures,
                    colo_nic={"before": counters_before, "after": counters})
-    for tag, body in answers.items():
-        want = f"tag={tag} value={pvm.get(tag)}"
-        if body != want:
-            failures.append(f"request {tag}: answer {body!r}, the PVM logged {want!r}")
     if before is None or after is None:
         failures.append("query-colo-status has no statistics")
     else:
@@ -284,6 +329,9 @@ def nic_mismatch(lab, opts):
             failures.append("no mismatch-triggered checkpoint (stats 'mismatch' did not grow)")
     if figures["svm_differing"] == 0:
         failures.append("the SVM logged no differing value: nothing was compared")
+    elif figures["checked_answers"] < opts.requests // 4:
+        failures.append(f"{figures['checked_answers']} differing answer(s) checked: a "
+                        "checkpoint came between the others' request and answer")
     nic_mismatches = (counters["primary"]["mismatches"] -
                       counters_before["primary"]["mismatches"])
     summary["colo_nic_mismatches"] = nic_mismatches
