@@ -27,8 +27,8 @@ class Capture:
         self._log = open(self._log_path, "w")
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", netns, "tcpdump", "-i", iface, "-n", "-U", "-s", "0",
-             "-B", str(BUFFER_KIB), "--immediate-mode", "-w", path, expr], stdin=subprocess.DEVNULL, stdout=self._log,
-            stderr=subprocess.STDOUT)
+             "-B", str(BUFFER_KIB), "--immediate-mode", "-w", path, expr],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
 
     def _log_text(self):
         with open(self._log_path, errors="replace") as f:
