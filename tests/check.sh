@@ -181,6 +181,25 @@ case "${CHECK_ONLY:-all}" in
     *) run_selftest; run_series; run_libvirt; run_upstream; run_lab ;;
 esac
 
-[ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]} (logs in results/check/)"
+# The end of each failure's log, last, where a truncated CI log still
+# shows it (QEMU command lines and its KVM probe left out).
+failure_details() {
+    local name log
+    for name in "${failures[@]}"; do
+        case "$name" in
+            lab/*) log=$logs/lab-${name#lab/}.log ;;
+            checkpatch:*) continue ;;   # printed where it failed
+            libvirt-build) log=$logs/libvirt.log ;;
+            *) log=$logs/$name.log ;;
+        esac
+        [ -f "$log" ] || continue
+        echo "--- $name: its errors and the end of $log"
+        { grep -E '^(not ok|Bail out)|ERROR|rmdir|lab: error' "$log" | tail -5
+          grep -v -e '^# starting QEMU' -e 'Could not access KVM' "$log" | tail -4
+        } | cut -c1-300 | sed 's/^/  /'
+    done
+}
+
+[ ${#failures[@]} -eq 0 ] || { failure_details; echo "failed: ${failures[*]} (logs in results/check/)"; }
 echo "check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
