@@ -82,6 +82,14 @@ def counters(vm):
     return values
 
 
+def bound_queues(netns):
+    """The netfilter queue numbers that have a listener in netns, from
+    /proc/net/netfilter/nfnetlink_queue (one line a bound queue)."""
+    out = run("ip", "netns", "exec", netns, "cat", "/proc/net/netfilter/nfnetlink_queue",
+              check=False).stdout
+    return sorted(int(line.split()[0]) for line in out.splitlines() if line.strip())
+
+
 def master(netns, ifname):
     """The bridge ifname is a port of in netns, None if none."""
     out = run("ip", "-n", netns, "-o", "link", "show", "dev", ifname).stdout.split()

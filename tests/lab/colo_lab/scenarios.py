@@ -210,7 +210,9 @@ def _peer_lost_after(vm, t_fault):
 
 
 def _check_nic_failover(lab, victim, failures):
-    """QEMU ran the script's failover on the survivor."""
+    """QEMU ran the script's failover on the survivor, and what the PVM's
+    queue held was decided once: dropped with the killed primary's
+    socket, or by the surviving primary at the failover."""
     topo = lab.topology
     if victim == "primary":
         where = nic.master(topo.secondary, "tap0")
@@ -218,11 +220,22 @@ def _check_nic_failover(lab, victim, failures):
             failures.append(f"after failover the SVM's tap is on {where}, not back on br0")
         if not any(r.startswith("filter ") for r in nic.tagged_rules(topo.secondary)):
             failures.append("the secondary's rewrite queue rules are gone after failover")
+        left = nic.bound_queues(topo.primary)
+        if left:
+            failures.append(f"queue(s) {left} of the killed primary still have a listener")
     else:
         left = [r for r in nic.tagged_rules(topo.primary)
                 if r.startswith(("filter ", "mangle "))]
         if left:
             failures.append(f"the primary still queues after failover: {left[0]}")
+        survivor = nic.counters(lab.vms["primary"])
+        if survivor["held"]:
+            failures.append(f"the surviving primary's colo-nic still holds "
+                            f"{survivor['held']} packet(s)")
+        if survivor.get("verdict-errors"):
+            failures.append(f"the surviving primary's colo-nic counts "
+                            f"{survivor['verdict-errors']} verdict error(s): a packet "
+                            "decided twice, or never")
 
 
 def kill_primary(lab, opts):
