@@ -9,6 +9,8 @@ from .capture import read_pcap, tcp_segments
 from .report import trace_events
 
 RANDOM_LOG = re.compile(r"COLO-RANDOM tag=(\S+) value=(\w+)")
+RANDOM_START = re.compile(r"COLO-RANDOM-START tag=(\S+)")
+SERIAL_THR = re.compile(r"write addr 0x00 val 0x([0-9a-f]{2})")
 RANDOM_BODY = re.compile(rb"tag=([A-Za-z0-9_-]+) value=(\w+)")
 REQUEST = re.compile(rb"GET /cgi-bin/random\?tag=([A-Za-z0-9_-]+)[ &]")
 
@@ -16,6 +18,40 @@ REQUEST = re.compile(rb"GET /cgi-bin/random\?tag=([A-Za-z0-9_-]+)[ &]")
 def random_values(serial_text):
     """{tag: value} of what a VM logged for /cgi-bin/random."""
     return dict(RANDOM_LOG.findall(serial_text))
+
+
+def console_lines(trace_path):
+    """(host time of its first character, text) of each line the guest
+    wrote to its serial console, from the trace event serial_write (the
+    transmit register, offset 0)."""
+    lines, chars, first = [], [], None
+    for t, name, text in trace_events(trace_path):
+        m = SERIAL_THR.match(text) if name == "serial_write" else None
+        if not m:
+            continue
+        ch = chr(int(m.group(1), 16))
+        if ch == "\n":
+            lines.append((first, "".join(chars).strip("\r")))
+            chars, first = [], None
+        else:
+            first = t if not chars else first
+            chars.append(ch)
+    return lines
+
+
+def compute_windows(trace_path):
+    """{tag: (lo, hi)}: host times between which the guest computed the
+    value of a /cgi-bin/random request, from its console lines before
+    and after (their first characters are written while the guest's
+    write() runs: the value was read after lo and before hi)."""
+    started, windows = {}, {}
+    for t, text in console_lines(trace_path):
+        start, done = RANDOM_START.fullmatch(text), RANDOM_LOG.fullmatch(text)
+        if start:
+            started.setdefault(start.group(1), t)
+        elif done and done.group(1) in started:
+            windows.setdefault(done.group(1), (started[done.group(1)], t))
+    return windows
 
 
 def checkpoint_windows(trace_path):
@@ -41,12 +77,15 @@ CLOCK_SLACK = 0.01
 
 def _connections(segs, guest_ip):
     """{client port: [(time, seq, flags, payload)]} of what the guest sent
-    on each connection to port 80."""
-    conns = {}
+    on each connection to port 80, and the ports used by more than one
+    connection (more than one SYN-ACK of the guest)."""
+    conns, syns = {}, {}
     for t, src, _, sport, dport, seq, flags, payload in segs:
         if src == guest_ip and sport == 80:
             conns.setdefault(dport, []).append((t, seq, flags, payload))
-    return conns
+            if flags & 0x02:
+                syns.setdefault(dport, set()).add(seq)
+    return conns, {port for port, isns in syns.items() if len(isns) > 1}
 
 
 def _relative(seq, base):
@@ -64,7 +103,7 @@ def _stream_base(*segment_lists):
 
 def _stream(received, base):
     """(offset of its first byte, the bytes) the client received on a
-    connection, in stream order."""
+    connection, in stream order; None if the capture has a hole."""
     data, start = bytearray(), None
     for _, seq, _, payload in sorted(received, key=lambda s: _relative(s[1], base)):
         off = _relative(seq, base)
@@ -72,7 +111,9 @@ def _stream(received, base):
             continue
         if start is None:
             start = off
-        if off <= start + len(data) < off + len(payload):
+        if off > start + len(data):
+            return None
+        if start + len(data) < off + len(payload):
             data += payload[start + len(data) - off:]
     return start or 0, bytes(data)
 
@@ -93,21 +134,35 @@ def emission_time(emitted, base, lo, hi):
     return None
 
 
-def _value_ranges(stream, value):
-    """Stream offsets [lo, hi) of each "value=V" in an answer."""
+def _common_prefix(a, b):
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def _value_ranges(stream, value, svm_value):
+    """Stream offsets [lo, hi) of the bytes of each "value=V" in an
+    answer that the SVM's value does not share (all of V if the SVM
+    logged none)."""
     start, data = stream
     needle = f"value={value}".encode()
+    skip = len("value=") + _common_prefix(value, svm_value or "")
     ranges, at = [], data.find(needle)
     while at >= 0:
-        ranges.append((start + at, start + at + len(needle)))
+        ranges.append((start + at + skip, start + at + len(needle)))
         at = data.find(needle, at + 1)
     return ranges
 
 
-def _value_segments(received, emitted, base, value):
+def _value_segments(received, emitted, base, value, svm_value):
     """(emission time or None, receipt time, lo, hi) of each segment the
-    client received that carries bytes of the PVM's "value=V"."""
-    ranges = _value_ranges(_stream(received, base), value)
+    client received that carries bytes of the PVM's value that the SVM's
+    does not share; None if the client's capture has a hole."""
+    stream = _stream(received, base)
+    if stream is None:
+        return None
+    ranges = _value_ranges(stream, value, svm_value)
     out = []
     for t_recv, seq, _, payload in received:
         lo = _relative(seq, base)
@@ -117,33 +172,33 @@ def _value_segments(received, emitted, base, value):
     return out
 
 
-def _check_answer(received, emitted, value, windows, t_request):
+def _check_answer(received, emitted, value, svm_value, windows, computed):
     """Whether the segments of an answer that carry the PVM's value, and
     that the SVM did not produce alike, were each emitted before a
     checkpoint's stop and received after that checkpoint's commit.
 
     The SVM runs from the PVM's state of the last checkpoint: from the
     first checkpoint after the PVM computed the value, the SVM has the
-    same value and what it sends carries it too. The value was computed
-    after the request reached the PVM (t_request) and before its first
-    emission; an answer with a checkpoint in between is not checked.
-    Returns (problem or None, delays of receipt after the commit in ms,
-    whether it was checked)."""
+    same value and what it sends carries it too. computed: (lo, hi), the
+    value was computed between these times; an answer with a checkpoint
+    stop in between is not checked. Returns (problem or None, delays of
+    receipt after the commit in ms, whether it was checked)."""
     if not emitted:
         return "the PVM's tap never carried it", [], True
     base = _stream_base(emitted, received)
-    segs = _value_segments(received, emitted, base, value)
+    segs = _value_segments(received, emitted, base, value, svm_value)
+    if segs is None:
+        return "the client's capture of it has a hole", [], True
     if not segs:
         return "its value is not in what the client received", [], True
     missing = [(lo, hi) for t_emit, _, lo, hi in segs if t_emit is None]
     if missing:
         lo, hi = missing[0]
         return f"bytes {lo}..{hi} reached the client, the PVM's tap never carried them", [], True
-    first = min(t_emit for t_emit, *_ in segs)
     stops = sorted(stop for stop, _ in windows)
-    if any(t_request < stop < first for stop in stops):
+    if any(computed[0] < stop < computed[1] for stop in stops):
         return None, [], False
-    synced = next((stop for stop in stops if stop > first), None)
+    synced = next((stop for stop in stops if stop > computed[1]), None)
     delays = []
     for t_emit, t_recv, lo, hi in segs:
         if synced is not None and t_emit > synced:
@@ -166,7 +221,7 @@ def _check_clocks(named_times, failures):
 
 
 def check_release(client_pcap, tap_pcap, client_ip, guest_ip, pvm, svm, windows,
-                  capture_window, run_window):
+                  computed, capture_window, run_window):
     """Failures (one line each) and figures of the captures: every answer
     the client received carries the PVM's value, none an SVM-only value,
     and every segment of an answer that the SVM did not produce alike
@@ -175,7 +230,8 @@ def check_release(client_pcap, tap_pcap, client_ip, guest_ip, pvm, svm, windows,
     host) before a checkpoint stopped it and reached the client
     (client_pcap) after that checkpoint was committed. Only the segments
     emitted before the SVM was given the PVM's value by a checkpoint
-    are checked (see _check_answer).
+    are checked (see _check_answer); computed: {tag: (lo, hi)}, when the
+    PVM computed each value (compute_windows).
 
     The captures' and the trace's times are compared with each other, so
     all must be host wall-clock times, like time.time(). capture_window:
@@ -186,7 +242,8 @@ def check_release(client_pcap, tap_pcap, client_ip, guest_ip, pvm, svm, windows,
     client = tcp_segments(read_pcap(client_pcap))
     tap = tcp_segments(read_pcap(tap_pcap))
     _check_clocks((("capture", [s[0] for s in client + tap], capture_window),
-                   ("trace", [t for w in windows for t in w], run_window)), failures)
+                   ("trace", [t for w in windows for t in w] +
+                    [t for w in computed.values() for t in w], run_window)), failures)
     ports, seen_values = {}, set()
     for t, src, _, sport, _, _, _, payload in client:
         if src == client_ip:
@@ -194,34 +251,33 @@ def check_release(client_pcap, tap_pcap, client_ip, guest_ip, pvm, svm, windows,
                 ports.setdefault(tag.decode(), sport)
         elif src == guest_ip:
             seen_values.update(v.decode() for _, v in RANDOM_BODY.findall(payload))
-    requested = {}
-    for t, src, _, sport, _, _, _, payload in tap:
-        if src == client_ip:
-            for tag in REQUEST.findall(payload):
-                requested.setdefault(tag.decode(), t)
-    received, emitted = _connections(client, guest_ip), _connections(tap, guest_ip)
+    (received, reused), (emitted, reused_tap) = (_connections(client, guest_ip),
+                                                 _connections(tap, guest_ip))
     leaked = seen_values & (set(svm.values()) - set(pvm.values()))
     if leaked:
         failures.append(f"the client received {len(leaked)} value(s) only the SVM "
                         f"computed, e.g. {sorted(leaked)[0]}")
     differing = sorted(tag for tag in pvm if svm.get(tag) != pvm[tag])
-    early, delays, checked = [], [], 0
+    early, delays, checked = [], [], []
     for tag in sorted(pvm):
         port = ports.get(tag)
         if port is None or port not in received:
             failures.append(f"request {tag}: not in the client's capture")
-            continue
-        if tag not in differing:
-            continue
-        if tag not in requested:
-            failures.append(f"request {tag}: not in the capture on the PVM's tap")
-            continue
-        problem, answer_delays, was_checked = _check_answer(
-            received[port], emitted.get(port, []), pvm[tag], windows, requested[tag])
-        delays += answer_delays
-        checked += was_checked
-        if problem:
-            early.append(f"{tag}: {problem}")
+        elif port in reused | reused_tap:
+            failures.append(f"request {tag}: its client port {port} served several "
+                            "connections, the captures cannot tell them apart")
+        elif tag in differing and tag not in computed:
+            failures.append(f"request {tag}: no console lines tell when the PVM "
+                            "computed its value")
+        elif tag in differing:
+            problem, answer_delays, was_checked = _check_answer(
+                received[port], emitted.get(port, []), pvm[tag], svm.get(tag), windows,
+                computed[tag])
+            delays += answer_delays
+            if was_checked:
+                checked.append(tag)
+            if problem:
+                early.append(f"{tag}: {problem}")
     if early:
         failures.append(f"{len(early)} answer(s) the SVM did not produce reached the client "
                         f"uncovered by a checkpoint, e.g. {early[0]}")
@@ -230,8 +286,9 @@ def check_release(client_pcap, tap_pcap, client_ip, guest_ip, pvm, svm, windows,
                "svm_missing": sum(1 for tag in pvm if tag not in svm),
                "svm_only_values_received": len(leaked),
                "released_uncovered": len(early),
-               "checked_answers": checked,
-               "synced_before_answer": len(differing) - checked,
+               "checked_answers": len(checked),
+               "checked": checked,
+               "skipped_checkpoint_while_computing": len(differing) - len(checked),
                "checked_segments": len(delays),
                "release_after_commit_ms": {
                    "median": round(delays[len(delays) // 2], 1) if delays else None,

@@ -23,9 +23,11 @@ TRACE_EVENTS = ("colo_vm_state_change", "colo_send_message",
                 "colo_flush_ram_cache_begin", "colo_flush_ram_cache_end",
                 "colo_checkpoint_phase")
 # colo-nic's rare events (not the per-packet ones), with a colo-nic object
+# and the guest's serial console writes, so that the times of its lines
+# are known (nic-mismatch: when the guest computed a value)
 NIC_TRACE_EVENTS = ("colo_nic_mismatch", "colo_nic_refused", "colo_nic_overflow",
                     "colo_nic_timeout", "colo_nic_script", "colo_rewriter_learned",
-                    "colo_engine_mismatch", "colo_engine_refused")
+                    "colo_engine_mismatch", "colo_engine_refused", "serial_write")
 
 LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
