@@ -177,17 +177,24 @@ class MismatchEvidenceTest(unittest.TestCase):
         self.assertEqual(failures, [])
         self.assertEqual(fig["checked_segments"], 2)
 
-    def test_after_the_sync(self):
-        # r0's first value left the PVM before the checkpoint and was
-        # released by it; its second left after: the SVM had the value
-        # then, it is not checked
+    def long_answer(self, emitted_last, received_last):
+        """r0 alone, in three segments (first value, padding, second
+        value), emitted at 1001.1 and received at 1001.5, but for the last
+        segment; (client capture, tap capture, answer bytes, cuts)."""
         data = answer_bytes("r0", "aaaa")
         cuts = (data.index(b"xxx"), data.rindex(b"tag="))
         self.pvm = {"r0": "aaaa"}
         emit = [request(1001.01, "r0"), *segments(1001.1, "r0", "aaaa", cuts)]
-        emit[-1] = (1001.3, emit[-1][1])
+        emit[-1] = (emitted_last, emit[-1][1])
         client = [request(1001, "r0"), *segments(1001.5, "r0", "aaaa", cuts)]
-        client[-1] = (1001.31, client[-1][1])
+        client[-1] = (received_last, client[-1][1])
+        return client, emit, data, cuts
+
+    def test_after_the_sync(self):
+        # r0's first value left the PVM before the checkpoint and was
+        # released by it; its second left after: the SVM had the value
+        # then, it is not checked
+        client, emit, _, _ = self.long_answer(1001.3, 1001.31)
         failures, fig = self.check(client, emit, [(1001.2, 1001.4)])
         self.assertEqual(failures, [])
         self.assertEqual(fig["checked_segments"], 1)
@@ -215,13 +222,7 @@ class MismatchEvidenceTest(unittest.TestCase):
         # r0 in three segments: the one with neither value is not checked;
         # the last one (its second value) was released before the
         # checkpoint that covers it
-        data = answer_bytes("r0", "aaaa")
-        cuts = (data.index(b"xxx"), data.rindex(b"tag="))
-        self.pvm = {"r0": "aaaa"}
-        emit = [request(1001.01, "r0"), *segments(1001.1, "r0", "aaaa", cuts)]
-        emit[-1] = (1001.15, emit[-1][1])
-        client = [request(1001, "r0"), *segments(1001.5, "r0", "aaaa", cuts)]
-        client[-1] = (1001.18, client[-1][1])
+        client, emit, data, cuts = self.long_answer(1001.15, 1001.18)
         failures, fig = self.check(client, emit, [(1001.2, 1001.4)])
         self.assertEqual(fig["released_uncovered"], 1)
         self.assertIn(f"bytes {cuts[1] + 1}..{len(data) + 1} emitted at 1001.15", failures[0])
