@@ -21,7 +21,8 @@ for commit in $(git -C "$tree" rev-list --reverse "$from..HEAD"); do
     # the series' own tests, from the patch that adds them on
     tests=()
     for t in tests/unit/test-colo-compare-engine tests/unit/test-colo-rewriter \
-             tests/unit/test-colo-nic-netlink tests/qtest/colo-nic-test; do
+             tests/unit/test-colo-nic-netlink tests/unit/test-colo-channel \
+             tests/qtest/colo-nic-test; do
         [ ! -e "$wt/$t.c" ] || tests+=("$t")
     done
     if "$COLO_FT_ROOT/scripts/build-qemu.sh" "$wt" tests/qtest/migration-test "${tests[@]}" \

@@ -23,6 +23,7 @@ UPSTREAM_TESTS=(
     "tests/unit/test-colo-compare-engine 60"
     "tests/unit/test-colo-rewriter 60"
     "tests/unit/test-colo-nic-netlink 60"
+    "tests/unit/test-colo-channel 60"
     "tests/qtest/blockdev-child-test 60"
     "tests/qtest/test-netfilter 120"
     "tests/qtest/colo-nic-test 120"
