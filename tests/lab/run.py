@@ -72,8 +72,9 @@ def main():
     ap.add_argument("--cycles", type=int, default=10,
                     help="reprotect-cycles: failovers, each followed by a new protection")
     ap.add_argument("--max-pause-ms", type=float, default=0,
-                    help="protect-running, reprotect-cycles: longest guest stop that "
-                         "bringing a running guest into COLO may cause "
+                    help="protect-running, reprotect-cycles: longest the switchover "
+                         "(last RAM and devices, COLO's start) may stop the guest "
+                         "when a running guest is brought into COLO "
                          "(default: the migration's downtime-limit)")
     ap.add_argument("--proxy-script",
                     help="colo-nic scenarios: colo-proxy-script.sh "

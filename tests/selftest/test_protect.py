@@ -10,14 +10,21 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
 
 from colo_lab import qemu as q  # noqa: E402
-from colo_lab.protect import guest_pause_ms  # noqa: E402
-from colo_lab.protection import check_records  # noqa: E402
+from colo_lab.protect import guest_pause_ms, pause_phases_ms  # noqa: E402
+from colo_lab.protection import _pause_check, check_records  # noqa: E402
 from colo_lab.topology import LabError  # noqa: E402
 
 
-def event(name, t):
-    return (t, {"event": name, "timestamp": {"seconds": int(t),
-                                            "microseconds": round((t % 1) * 1e6)}})
+def event(name, t, **data):
+    ev = {"event": name, "timestamp": {"seconds": int(t),
+                                       "microseconds": round((t % 1) * 1e6)}}
+    if data:
+        ev["data"] = data
+    return (t, ev)
+
+
+def migration(status, t):
+    return event("MIGRATION", t, status=status)
 
 
 class FakeVM:
@@ -43,6 +50,48 @@ class GuestPauseTest(unittest.TestCase):
         vm = FakeVM([event("STOP", 20.0)])
         with self.assertRaises(LabError):
             guest_pause_ms(vm, 15.0)
+
+
+class PausePhasesTest(unittest.TestCase):
+    def test_stop_handover_switchover(self):
+        vm = FakeVM([migration("active", 10.0), event("STOP", 20.0),
+                     migration("pre-switchover", 20.2), migration("device", 20.25),
+                     migration("colo", 20.3), event("RESUME", 20.35)])
+        self.assertEqual(pause_phases_ms(vm, 15.0),
+                         {"stop": 200.0, "handover": 50.0, "switchover": 100.0})
+
+    def test_an_earlier_protection_ignored(self):
+        vm = FakeVM([event("STOP", 10.0), migration("pre-switchover", 10.1),
+                     migration("device", 12.0), event("RESUME", 12.1),
+                     event("STOP", 20.0), migration("pre-switchover", 20.1),
+                     migration("device", 20.2), event("RESUME", 20.3),
+                     event("STOP", 25.0), event("RESUME", 25.05)])
+        self.assertEqual(pause_phases_ms(vm, 15.0),
+                         {"stop": 100.0, "handover": 100.0, "switchover": 100.0})
+
+    def test_without_migration_events(self):
+        vm = FakeVM([event("STOP", 20.0), event("RESUME", 20.3)])
+        with self.assertRaises(LabError):
+            pause_phases_ms(vm, 15.0)
+
+
+class PauseCheckTest(unittest.TestCase):
+    def verdict(self, stop, handover, switchover, limit=0):
+        failures = []
+        _pause_check({"pause_ms": stop + handover + switchover,
+                      "pause_phases_ms": {"stop": stop, "handover": handover,
+                                          "switchover": switchover},
+                      "downtime_limit_ms": 300}, limit, failures)
+        return failures
+
+    def test_the_stop_and_the_handover_are_reported_only(self):
+        self.assertEqual(self.verdict(300, 400, 100), [])
+
+    def test_a_switchover_over_the_downtime_limit(self):
+        self.assertTrue(self.verdict(10, 10, 301))
+
+    def test_a_limit_of_the_run(self):
+        self.assertTrue(self.verdict(0, 0, 150, limit=100))
 
 
 def records(written, present=None, gap=0, misplaced=0):

@@ -82,7 +82,8 @@ def migrate_until_switchover(primary, secondary_ip, period_ms, capability="colo"
     guest is stopped at the switchover."""
     primary.qmp.cmd("migrate-set-capabilities", capabilities=[
         {"capability": capability, "state": True},
-        {"capability": "pause-before-switchover", "state": True}])
+        {"capability": "pause-before-switchover", "state": True},
+        {"capability": "events", "state": True}])
     period = "colo-checkpoint-period" if capability == "colo" else "x-checkpoint-delay"
     primary.qmp.cmd("migrate-set-parameters", **{period: period_ms})
     primary.qmp.cmd("migrate", uri=f"tcp:{secondary_ip}:{q.MIGRATION_PORT}")
@@ -93,7 +94,7 @@ def migrate_until_switchover(primary, secondary_ip, period_ms, capability="colo"
             return
         if status in ("failed", "cancelled"):
             raise LabError(f"migration to the secondary {status}: {primary.stderr_tail()}")
-        time.sleep(0.05)
+        time.sleep(0.01)
     raise LabError(f"the migration did not reach the switchover in {timeout:.0f} s")
 
 
@@ -123,13 +124,17 @@ def _wait_running(vm, timeout=60.0):
         time.sleep(0.01)
 
 
+def _event_time(ev):
+    return ev["timestamp"]["seconds"] + ev["timestamp"]["microseconds"] / 1e6
+
+
 def guest_pause_ms(vm, since):
     """How long the protection stopped vm's guest: its first STOP at or
     after since (the switchover; checkpoints come later) to the RESUME
     after it (QEMU's own event times), ms."""
     stop = None
     for _, ev in vm.qmp.events:
-        t = ev["timestamp"]["seconds"] + ev["timestamp"]["microseconds"] / 1e6
+        t = _event_time(ev)
         if t < since:
             continue
         if ev["event"] == "STOP" and stop is None:
@@ -137,6 +142,34 @@ def guest_pause_ms(vm, since):
         elif ev["event"] == "RESUME" and stop is not None:
             return round((t - stop) * 1000, 1)
     raise LabError(f"{vm.name}: no STOP and RESUME of the guest since the protection began")
+
+
+def pause_phases_ms(vm, since):
+    """The guest's stop at the switchover in phases, from vm's STOP and
+    MIGRATION events since since, ms: "stop" (the stop itself, which
+    drains and flushes the disks), "handover" (waiting at
+    pre-switchover for management: the mirror's end, migrate-continue),
+    "switchover" (the last RAM and devices, COLO's start, to RESUME)."""
+    marks = {}
+    for _, ev in vm.qmp.events:
+        t = _event_time(ev)
+        if t < since:
+            continue
+        name, status = ev["event"], ev.get("data", {}).get("status")
+        if name == "STOP":
+            marks.setdefault("stop", t)
+        elif name == "MIGRATION" and status == "pre-switchover":
+            marks.setdefault("pre", t)
+        elif name == "MIGRATION" and "pre" in marks:
+            marks.setdefault("continued", t)
+        elif name == "RESUME" and "stop" in marks:
+            marks.setdefault("resume", t)
+    if len(marks) != 4:
+        raise LabError(f"{vm.name}: the switchover's STOP, pre-switchover, its end and "
+                       f"RESUME not all seen since the protection began ({sorted(marks)})")
+    return {"stop": round((marks["pre"] - marks["stop"]) * 1000, 1),
+            "handover": round((marks["continued"] - marks["pre"]) * 1000, 1),
+            "switchover": round((marks["resume"] - marks["continued"]) * 1000, 1)}
 
 
 def protect(primary, secondary, primary_ip, secondary_ip, period_ms, log):
@@ -164,8 +197,11 @@ def protect(primary, secondary, primary_ip, secondary_ip, period_ms, log):
     wait_colo(primary, secondary)
     _wait_running(primary)
     pause = guest_pause_ms(primary, t0)
-    log(f"COLO running; the mirror handed over to replication, the guest stopped {pause} ms")
+    phases = pause_phases_ms(primary, t0)
+    log(f"COLO running; the mirror handed over to replication, the guest stopped {pause} ms "
+        f"({phases})")
     return {"disk_bytes": size, "mirror_s": round(t_sync - t0, 2),
             "migration_s": round(t_switch - t_sync, 2), "pause_ms": pause,
+            "pause_phases_ms": phases,
             "downtime_limit_ms": primary.qmp.cmd("query-migrate-parameters")["downtime-limit"]}
 

@@ -129,12 +129,18 @@ def _summary(lab, name, records, failures):
 
 
 def _pause_check(figures, limit_ms, failures):
-    """The guest stops no longer than a migration may (downtime-limit),
-    unless the run sets another limit."""
+    """The switchover proper (the last RAM and devices, COLO's start)
+    stops the guest no longer than a migration may (downtime-limit),
+    unless the run sets another limit. The stop before it, which drains
+    and flushes the disks, and the wait at pre-switchover for the lab's
+    handover are paid by every migration with pause-before-switchover
+    (libvirt's): they depend on the host's disk and load, and are
+    reported, not held to the limit."""
     limit_ms = limit_ms or figures["downtime_limit_ms"]
-    if figures["pause_ms"] > limit_ms:
-        failures.append(f"protection stopped the guest {figures['pause_ms']} ms "
-                        f"(limit {limit_ms} ms)")
+    switchover = figures["pause_phases_ms"]["switchover"]
+    if switchover > limit_ms:
+        failures.append(f"protection stopped the guest {figures['pause_ms']} ms, "
+                        f"{switchover} ms of it in the switchover (limit {limit_ms} ms)")
 
 
 def protect_running(lab, opts):
@@ -194,8 +200,10 @@ def reprotect_cycles(lab, opts):
         lab.event(f"cycle {cycle}: {role} killed, {survivor.name} serves with "
                   f"{after['written']} records intact")
     summary = _summary(lab, lab.scenario, work.stop(), failures)
-    pauses = sorted(c["protection"]["pause_ms"] for c in cycles)
-    summary.update(cycles=cycles, pause_ms_max=pauses[-1] if pauses else None)
+    pauses = [c["protection"]["pause_ms"] for c in cycles]
+    switchovers = [c["protection"]["pause_phases_ms"]["switchover"] for c in cycles]
+    summary.update(cycles=cycles, pause_ms_max=max(pauses, default=None),
+                   switchover_ms_max=max(switchovers, default=None))
     return summary, failures
 
 
