@@ -84,8 +84,11 @@ class PauseCheckTest(unittest.TestCase):
                       "downtime_limit_ms": 300}, limit, failures)
         return failures
 
-    def test_the_stop_and_the_handover_are_reported_only(self):
-        self.assertEqual(self.verdict(300, 400, 100), [])
+    def test_the_stop_is_reported_only(self):
+        self.assertEqual(self.verdict(600, 10, 100), [])
+
+    def test_a_handover_over_the_downtime_limit(self):
+        self.assertTrue(self.verdict(10, 301, 10))
 
     def test_a_switchover_over_the_downtime_limit(self):
         self.assertTrue(self.verdict(10, 10, 301))
