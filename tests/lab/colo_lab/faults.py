@@ -33,6 +33,7 @@ LOAD_DELAY_FACTOR = 2.5
 HELD_OUTPUT_WINDOW_S = 5.0        # how long to look for served requests before cleanup
 FT_LINK = "ft0"
 QMP_TIMEOUT_S = 30                # a monitor this slow is stuck
+UNSETTLED_MIGRATION = ("setup", "active", "colo", "cancelling", "device", "pre-switchover")
 STAT_KEYS = ("checkpoints", "periodic", "mismatch", "request", "other", "pause-last-us",
              "pause-mean-us", "pause-max-us", "ram-bytes-last", "ram-bytes-total",
              "device-bytes-total", "mismatches", "failovers")
@@ -229,6 +230,10 @@ def _await(lab, what, done, since, limit, failures):
             return False
         time.sleep(0.05)
     return True
+
+
+def _migration_status(vm):
+    return _ask(vm, "query-migrate").get("status")
 
 
 def _sleep_until(t):
@@ -465,8 +470,14 @@ def _end_on_purpose(lab, opts, work, command, t_end, limit, figures, failures):
                   t_end, limit, failures):
         return
     st = _status(primary)
-    figures["primary_end"] = {"after_s": round(time.time() - t_end, 3), "reason": st["reason"],
-                              "migration": _ask(primary, "query-migrate").get("status")}
+    figures["primary_end"] = {"after_s": round(time.time() - t_end, 3), "reason": st["reason"]}
+    # query-colo-status says "none" from the moment the migration leaves
+    # COLO; "cancelling" lasts until the migration thread has finished.
+    _await(lab, "the primary's migration settles",
+           lambda: _migration_status(primary) not in UNSETTLED_MIGRATION,
+           t_end, limit, failures)
+    figures["primary_end"]["migration"] = _migration_status(primary)
+    figures["primary_end"]["settled_after_s"] = round(time.time() - t_end, 3)
     lab.event(f"the primary ended COLO {figures['primary_end']['after_s']:.2f} s after "
               f"{command} (reason {st['reason']}, migration "
               f"{figures['primary_end']['migration']})")
