@@ -405,6 +405,11 @@ from .nic_host import NETS as _NIC_HOST_NETS, SCENARIOS as _NIC_HOST_SCENARIOS  
 SCENARIOS.update(_NIC_HOST_SCENARIOS)
 NETS.update(_NIC_HOST_NETS)
 
+# colo-nic at the checkpoint boundary (nic_stream.py)
+from .nic_stream import NETS as _NIC_STREAM_NETS, SCENARIOS as _NIC_STREAM_SCENARIOS  # noqa: E402
+SCENARIOS.update(_NIC_STREAM_SCENARIOS)
+NETS.update(_NIC_STREAM_NETS)
+
 # Protecting a running guest and its survivors (protection.py)
 from .protection import SCENARIOS as _PROTECTION_SCENARIOS  # noqa: E402
 SCENARIOS.update(_PROTECTION_SCENARIOS)
