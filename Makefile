@@ -79,9 +79,10 @@ check-libvirt:
 check-lab: qemu lab-deps
 	@CHECK_ONLY=lab tests/check.sh "$(QEMU_TREE)"
 
+# BASELINE=path/to/qemu-system-x86_64: also an earlier build of the series
 bench: upstream-qemu lab-deps
 	@$(PYTHON) tests/bench/bench.py --upstream "$(UPSTREAM_BIN)" --series "$(QEMU_BIN)" \
-		--guest "$(GUEST)"
+		--guest "$(GUEST)" $(if $(BASELINE),--baseline "$(BASELINE)")
 
 clean:
 	rm -rf build results

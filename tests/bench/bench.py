@@ -13,7 +13,10 @@ while measuring (and how many a mismatch triggered), the PVM pause per
 checkpoint (trace events) and the gap between killing the primary and
 the first request served by the secondary. Upstream's COLO deadlocks
 under TCG: a pair whose checkpoints stop for --stall seconds is reported
-as deadlocked, never waited for.
+as deadlocked, never waited for. With --baseline, the COLO pairs also run
+on an earlier build of the series (the same series without the change
+under test, say), and the table gives the series' figures over the
+baseline's.
 
 Writes results/bench/bench-STAMP.{json,md} and prints the table.
 """
@@ -148,6 +151,10 @@ RATIOS = (("colo-compare/plain", "colo-compare-series", "plain-series"),
           ("colo-nic/plain", "colo-nic-series", "plain-series"),
           ("colo-nic/colo-compare", "colo-nic-series", "colo-compare-series"))
 UPSTREAM_RATIOS = (("colo-compare series/upstream", "colo-compare-series", "colo-upstream"),)
+BASELINE = ("colo-compare-baseline", "colo-nic-baseline")
+BASELINE_RATIOS = (("colo-compare series/baseline", "colo-compare-series",
+                    "colo-compare-baseline"),
+                   ("colo-nic series/baseline", "colo-nic-series", "colo-nic-baseline"))
 
 
 def combine(rounds):
@@ -165,8 +172,9 @@ def combine(rounds):
 
 
 def table(results):
-    cols = [c for c in UPSTREAM + SERIES if c in results]
-    ratios = RATIOS + (UPSTREAM_RATIOS if "colo-upstream" in results else ())
+    cols = [c for c in UPSTREAM + BASELINE + SERIES if c in results]
+    ratios = (RATIOS + (UPSTREAM_RATIOS if "colo-upstream" in results else ()) +
+              (BASELINE_RATIOS if BASELINE[0] in results else ()))
     head = ["metric", *cols, *(label for label, _, _ in ratios)]
     rows = [head, ["---"] * len(head)]
     for key, label, better in METRICS:
@@ -184,6 +192,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--series", required=True, help="patched qemu-system-x86_64")
     ap.add_argument("--upstream", help="unpatched qemu-system-x86_64: compare with it too")
+    ap.add_argument("--baseline", help="an earlier build of the series: its COLO pairs "
+                    "run too, and the table compares the series with it")
     ap.add_argument("--guest", required=True)
     ap.add_argument("--proxy-script",
                     help="colo-proxy-script.sh (default: scripts/ of the --series tree)")
@@ -203,6 +213,9 @@ def main():
     runs = [("plain-series", run_plain, opts.series, Net()),
             ("colo-compare-series", run_colo, opts.series, Net()),
             ("colo-nic-series", run_colo, opts.series, nic_net)]
+    if opts.baseline:
+        runs += [("colo-compare-baseline", run_colo, opts.baseline, Net()),
+                 ("colo-nic-baseline", run_colo, opts.baseline, nic_net)]
     if opts.upstream:
         runs = [("plain-upstream", run_plain, opts.upstream, Net()),
                 ("colo-upstream", run_colo, opts.upstream, Net())] + runs

@@ -12,12 +12,15 @@ import socket
 import time
 
 
-def one_connection(host, port, interval_s, hold_s, timeout_s, rtts):
+def one_connection(host, port, interval_s, hold_s, timeout_s, rtts, totals):
     """Send a line every interval_s for hold_s, then wait up to timeout_s
-    for the last echoes; returns (sent, echoed)."""
-    sock = socket.create_connection((host, port), timeout=timeout_s)
+    for the last echoes; counts them in totals as it goes."""
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout_s)
+    except OSError as exc:
+        raise OSError(f"connect: {exc}") from exc
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sent = echoed = 0
+    sent = 0
     pending, buf = {}, b""
     now = time.monotonic()
     next_send, end = now, now + hold_s
@@ -26,8 +29,10 @@ def one_connection(host, port, interval_s, hold_s, timeout_s, rtts):
             if now < end and now >= next_send:
                 line = f"line {sent}".encode()
                 pending[line] = now
+                sock.settimeout(timeout_s)
                 sock.sendall(line + b"\n")
                 sent += 1
+                totals["sent"] += 1
                 next_send += interval_s
             sock.settimeout(max(next_send - now, 0.001) if now < end else end + timeout_s - now)
             try:
@@ -42,11 +47,10 @@ def one_connection(host, port, interval_s, hold_s, timeout_s, rtts):
                 t = pending.pop(line, None)
                 if t is not None:
                     rtts.append(time.monotonic() - t)
-                    echoed += 1
+                    totals["echoed"] += 1
             now = time.monotonic()
     finally:
         sock.close()
-    return sent, echoed
 
 
 def main():
@@ -58,22 +62,20 @@ def main():
     ap.add_argument("--hold-ms", type=float, default=700.0)
     ap.add_argument("--timeout", type=float, default=10.0)
     args = ap.parse_args()
-    rtts, sent, echoed, conns, failed = [], 0, 0, 0, []
+    rtts, totals, conns, failed = [], {"sent": 0, "echoed": 0}, 0, []
     end = time.monotonic() + args.duration
     while time.monotonic() < end:
         conns += 1
         try:
-            s, e = one_connection(args.host, args.port, args.interval_ms / 1000,
-                                  args.hold_ms / 1000, args.timeout, rtts)
+            one_connection(args.host, args.port, args.interval_ms / 1000,
+                           args.hold_ms / 1000, args.timeout, rtts, totals)
         except OSError as exc:
             failed.append(str(exc))
-            continue
-        sent, echoed = sent + s, echoed + e
     rtts.sort()
     ms = [round(r * 1000, 1) for r in rtts]
     print(json.dumps({
-        "connections": conns, "failed": failed[:5], "lines_sent": sent,
-        "lines_echoed": echoed,
+        "connections": conns, "failed": failed[:5], "lines_sent": totals["sent"],
+        "lines_echoed": totals["echoed"],
         "rtt_ms": {"median": ms[len(ms) // 2] if ms else None,
                    "p99": ms[int(len(ms) * 0.99)] if ms else None,
                    "max": ms[-1] if ms else None},
