@@ -196,7 +196,10 @@ failure_details() {
         esac
         [ -f "$log" ] || continue
         echo "--- $name: its errors and the end of $log"
-        { grep -E '^(not ok|Bail out)|ERROR|rmdir|lab: error' "$log" | tail -5
+        # A failed assertion aborts a glib test before its "not ok"
+        # line: name the test that ran last.
+        { grep -E '^# Running /' "$log" | tail -1
+          grep -E '^(not ok|Bail out)|ERROR|rmdir|lab: error' "$log" | tail -5
           grep -v -e '^# starting QEMU' -e 'Could not access KVM' "$log" | tail -4
         } | cut -c1-300 | sed 's/^/  /'
     done

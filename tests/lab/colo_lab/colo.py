@@ -28,7 +28,23 @@ def add_replication_child(primary, secondary_ip):
     primary's quorum."""
     primary.qmp.cmd("blockdev-add", **{"node-name": "replication0", "driver": "replication",
                                        "mode": "primary", "file": nbd_export(secondary_ip)})
-    primary.qmp.cmd("x-blockdev-change", parent="colo-disk0", node="replication0")
+    if primary.qmp.has_command("blockdev-child-add"):
+        primary.qmp.cmd("blockdev-child-add", parent="colo-disk0", node="replication0")
+    else:
+        # upstream, for the reference column of the bench
+        primary.qmp.cmd("x-blockdev-change", parent="colo-disk0", node="replication0")
+
+
+def remove_replication_child(primary, timeout):
+    """The primary's quorum loses its replication child, which is deleted."""
+    if primary.qmp.has_command("blockdev-child-del"):
+        primary.qmp.cmd("blockdev-child-del", timeout=timeout, parent="colo-disk0",
+                        node="replication0")
+        primary.qmp.cmd("blockdev-del", timeout=timeout, **{"node-name": "replication0"})
+        return
+    primary.qmp.cmd("x-blockdev-change", timeout=timeout, parent="colo-disk0",
+                    child="children.1")
+    primary.qmp.hmp("drive_del replication0", timeout=timeout)
 
 
 def start_colo(primary, secondary, period_ms, capability="x-colo"):
@@ -164,9 +180,7 @@ def failover_on_primary(primary, proxy="compare", timeout=120.0):
     releases what it holds and passes the PVM's output on uncompared, and
     QEMU runs colo-nic's script, which stops the mirroring and queueing.
     timeout: for each monitor command."""
-    primary.qmp.cmd("x-blockdev-change", timeout=timeout, parent="colo-disk0",
-                    child="children.1")
-    primary.qmp.hmp("drive_del replication0", timeout=timeout)
+    remove_replication_child(primary, timeout)
     return failover(primary)
 
 

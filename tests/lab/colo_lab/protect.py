@@ -182,7 +182,7 @@ def protect(primary, secondary, primary_ip, secondary_ip, period_ms, log):
     wait_secondary_connected(primary)
     log(f"{secondary.name} waits for the migration; {primary.name}'s colo-compare stack "
         f"{'added' if added else 'kept from its last COLO'}, the secondary connected to it")
-    # Before the mirror: its filter node would take the x-blockdev-change.
+    # Before the mirror: its filter node would take the blockdev-child-add.
     # The child's writes fail until COLO starts replication, which the
     # quorum (vote-threshold=1) tolerates; the mirror copies them.
     add_replication_child(primary, secondary_ip)

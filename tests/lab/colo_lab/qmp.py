@@ -68,6 +68,12 @@ class QMP:
             elif "return" in resp:
                 return resp["return"]
 
+    def has_command(self, command):
+        """Whether this QEMU has command (asked once per connection)."""
+        if not hasattr(self, "_commands"):
+            self._commands = {c["name"] for c in self.cmd("query-commands")}
+        return command in self._commands
+
     def hmp(self, command_line, timeout=120.0):
         out = self.cmd("human-monitor-command", timeout=timeout,
                        **{"command-line": command_line})
