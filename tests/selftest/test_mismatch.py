@@ -1,6 +1,7 @@
 """Unit tests for the colo-nic evidence (colo_lab.capture, colo_lab.mismatch):
 a synthetic client capture and checkpoint trace."""
 
+import ipaddress
 import os
 import struct
 import sys
@@ -14,15 +15,19 @@ from colo_lab.mismatch import (check_release, checkpoint_windows,  # noqa: E402
                                compute_windows, random_values)
 
 CLIENT, GUEST = "10.77.0.1", "10.77.0.10"
+CLIENT6, GUEST6 = "fd77::1", "fd77::10"
 SYN, ACK_PSH = 0x12, 0x18
 ISN = 0xFFFFFF00   # the guest's: its stream wraps around 2^32
 
 
 def frame(src, dst, payload, sport=40000, dport=80, seq=1, flags=ACK_PSH):
-    ip_src = bytes(map(int, src.split(".")))
-    ip_dst = bytes(map(int, dst.split(".")))
+    """An Ethernet frame of a TCP segment, IPv4 or IPv6 as src is."""
+    ip_src, ip_dst = ipaddress.ip_address(src).packed, ipaddress.ip_address(dst).packed
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, 0, 5 << 4, flags,
                       1000, 0, 0) + payload
+    if len(ip_src) == 16:
+        ip = struct.pack("!IHBB16s16s", 6 << 28, len(tcp), 6, 64, ip_src, ip_dst) + tcp
+        return b"\x02" * 6 + b"\x04" * 6 + b"\x86\xdd" + ip
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0,
                      ip_src, ip_dst) + tcp
     return b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip
@@ -40,8 +45,8 @@ def port(tag):
     return 40000 + int(tag[1:])
 
 
-def request(t, tag):
-    return t, frame(CLIENT, GUEST, f"GET /cgi-bin/random?tag={tag}&pad=9 HTTP/1.1\r\n".encode(),
+def request(t, tag, client=CLIENT, guest=GUEST):
+    return t, frame(client, guest, f"GET /cgi-bin/random?tag={tag}&pad=9 HTTP/1.1\r\n".encode(),
                     sport=port(tag))
 
 
@@ -50,13 +55,13 @@ def answer_bytes(tag, value):
     return f"HTTP/1.0 200 OK\r\n\r\n{line}{'x' * 9}{line}".encode()
 
 
-def segments(t, tag, value, cuts=()):
+def segments(t, tag, value, cuts=(), client=CLIENT, guest=GUEST):
     """The guest's SYN-ACK, then its answer cut at offsets cuts, all at t."""
     data = answer_bytes(tag, value)
-    out = [(t, frame(GUEST, CLIENT, b"", 80, port(tag), ISN, SYN))]
+    out = [(t, frame(guest, client, b"", 80, port(tag), ISN, SYN))]
     edges = [0, *cuts, len(data)]
     for lo, hi in zip(edges, edges[1:]):
-        out.append((t, frame(GUEST, CLIENT, data[lo:hi], 80, port(tag), ISN + 1 + lo)))
+        out.append((t, frame(guest, client, data[lo:hi], 80, port(tag), ISN + 1 + lo)))
     return out
 
 
@@ -77,7 +82,7 @@ class MismatchEvidenceTest(unittest.TestCase):
               run_window=(990.0, 1110.0)):
         write_pcap(self.client, client)
         write_pcap(self.tap, tap)
-        return check_release(self.client, self.tap, CLIENT, GUEST, self.pvm, self.svm,
+        return check_release(self.client, self.tap, {CLIENT, CLIENT6}, {GUEST, GUEST6}, self.pvm, self.svm,
                              windows, self.computed, capture_window, run_window)
 
     def two_answers(self, emit, recv, windows, **kw):
@@ -95,6 +100,24 @@ class MismatchEvidenceTest(unittest.TestCase):
         self.assertAlmostEqual(seg[0], 1000.25, places=5)
         self.assertEqual(seg[1:3], (CLIENT, GUEST))
         self.assertTrue(seg[7].startswith(b"GET /cgi-bin/random?tag=r0"))
+
+    def test_reader_ipv6(self):
+        write_pcap(self.client, [request(1000.25, "r0", CLIENT6, GUEST6)])
+        (seg,) = tcp_segments(read_pcap(self.client))
+        self.assertEqual(seg[1:5], (CLIENT6, GUEST6, port("r0"), 80))
+        self.assertTrue(seg[7].startswith(b"GET /cgi-bin/random?tag=r0"))
+
+    def test_ipv6_answer_released_early(self):
+        # r0 over IPv4 is covered; r1 over IPv6 reached the client before
+        # the checkpoint after its emission was committed
+        v6 = {"client": CLIENT6, "guest": GUEST6}
+        client = [request(1001, "r0"), *segments(1001.5, "r0", "aaaa"),
+                  request(1002, "r1", **v6), *segments(1002.12, "r1", "bbbb", **v6)]
+        tap = [request(1001.01, "r0"), *segments(1001.1, "r0", "aaaa"),
+               request(1002.01, "r1", **v6), *segments(1002.1, "r1", "bbbb", **v6)]
+        failures, fig = self.check(client, tap, [(1001.2, 1001.4), (1002.15, 1002.2)])
+        self.assertEqual((fig["checked_answers"], fig["released_uncovered"]), (2, 1))
+        self.assertIn("e.g. r1: bytes", failures[0])
 
     def test_released_after_commit(self):
         failures, fig = self.two_answers((1001.1, 1002.1), (1001.5, 1002.3),

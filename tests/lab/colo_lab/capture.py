@@ -2,6 +2,7 @@
 the pcap files it writes: the TCP payloads a host received, with the
 kernel's receive times (host wall clock, like QEMU's trace timestamps)."""
 
+import ipaddress
 import re
 import signal
 import struct
@@ -88,22 +89,39 @@ def read_pcap(path):
     return packets
 
 
+def _ipv4_tcp(ip):
+    """(src, dst, TCP segment) of an IPv4 packet, or None."""
+    if len(ip) < 20 or ip[9] != 6:
+        return None
+    ihl, total = (ip[0] & 0x0F) * 4, struct.unpack("!H", ip[2:4])[0]
+    return (str(ipaddress.IPv4Address(ip[12:16])), str(ipaddress.IPv4Address(ip[16:20])),
+            ip[ihl:total])
+
+
+def _ipv6_tcp(ip):
+    """(src, dst, TCP segment) of an IPv6 packet whose next header is TCP
+    (what the guest and the client send: no extension headers), or None."""
+    if len(ip) < 40 or ip[6] != 6:
+        return None
+    length = struct.unpack("!H", ip[4:6])[0]
+    return (str(ipaddress.IPv6Address(ip[8:24])), str(ipaddress.IPv6Address(ip[24:40])),
+            ip[40:40 + length])
+
+
+IP_TCP = {b"\x08\x00": _ipv4_tcp, b"\x86\xdd": _ipv6_tcp}
+
+
 def tcp_segments(packets, src_ip=None):
-    """(time, src, dst, sport, dport, seq, flags, payload) of the IPv4 TCP
-    segments among packets, only those from src_ip when given."""
+    """(time, src, dst, sport, dport, seq, flags, payload) of the IPv4 and
+    IPv6 TCP segments among packets, only those from src_ip when given.
+    Addresses are in their canonical text form (IPv6 compressed)."""
     out = []
     for t, frame in packets:
-        if len(frame) < 34 or frame[12:14] != b"\x08\x00":
+        parse = IP_TCP.get(bytes(frame[12:14]))
+        found = parse(frame[14:]) if parse else None
+        if not found or (src_ip and found[0] != src_ip):
             continue
-        ip = frame[14:]
-        ihl = (ip[0] & 0x0F) * 4
-        if ip[9] != 6:
-            continue
-        total = struct.unpack("!H", ip[2:4])[0]
-        src, dst = ".".join(map(str, ip[12:16])), ".".join(map(str, ip[16:20]))
-        if src_ip and src != src_ip:
-            continue
-        tcp = ip[ihl:total]
+        src, dst, tcp = found
         sport, dport, seq = struct.unpack("!HHI", tcp[:8])
         doff = (tcp[12] >> 4) * 4
         out.append((t, src, dst, sport, dport, seq, tcp[13], bytes(tcp[doff:])))

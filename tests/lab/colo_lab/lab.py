@@ -16,10 +16,11 @@ import time
 from . import nic
 from . import qemu as q
 from .report import CheckpointFollower
-from .topology import GUEST_IP, Topology, LabError, preflight, remove_stale_namespaces
+from .topology import GUEST_IP, GUEST_IP6, Topology, LabError, preflight, remove_stale_namespaces
 
 LAB_DIR = q.LAB_DIR
 GUEST_URL = f"http://{GUEST_IP}"
+GUEST_URL6 = f"http://[{GUEST_IP6}]"
 
 
 def _raise_on_sigterm(signum, frame):
@@ -217,13 +218,14 @@ class Lab:
 
     # --- client -------------------------------------------------------------
 
-    def client(self, *args, timeout=10.0, limit=120.0):
-        """Run the client once in the client namespace; its stdout."""
+    def client(self, *args, timeout=10.0, limit=120.0, url=GUEST_URL):
+        """Run the client once in the client namespace, asking url; its
+        stdout."""
         env = dict(os.environ, PYTHONPATH=LAB_DIR)
         try:
             proc = subprocess.run(
                 ["ip", "netns", "exec", self.topology.client, sys.executable, "-m",
-                 "colo_lab.client", GUEST_URL, "--timeout", str(timeout), *args],
+                 "colo_lab.client", url, "--timeout", str(timeout), *args],
                 capture_output=True, text=True, env=env, timeout=limit)
         except subprocess.TimeoutExpired as exc:
             raise LabError(f"client {' '.join(args)}: no result in {limit:.0f} s") from exc
@@ -231,8 +233,9 @@ class Lab:
             raise LabError(f"client {' '.join(args)}: {proc.stderr.strip()}")
         return proc.stdout.strip()
 
-    def client_get(self, path, timeout=10.0):
-        return self.client("--get", path, timeout=timeout, limit=timeout + 30)
+    def client_get(self, path, timeout=10.0, ipv6=False):
+        return self.client("--get", path, timeout=timeout, limit=timeout + 30,
+                           url=GUEST_URL6 if ipv6 else GUEST_URL)
 
     def ping(self, count=20, interval=0.2):
         """Median ICMP round trip from the client to the guest, ms; one

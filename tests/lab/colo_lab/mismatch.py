@@ -75,16 +75,17 @@ def checkpoint_windows(trace_path):
 CLOCK_SLACK = 0.01
 
 
-def _connections(segs, guest_ip):
-    """{client port: [(time, seq, flags, payload)]} of what the guest sent
-    on each connection to port 80, and the ports used by more than one
-    connection (more than one SYN-ACK of the guest)."""
+def _connections(segs, guest_ips):
+    """{(client address, client port): [(time, seq, flags, payload)]} of
+    what the guest (any of guest_ips) sent on each connection to port 80,
+    and the client ends used by more than one connection (more than one
+    SYN-ACK of the guest)."""
     conns, syns = {}, {}
-    for t, src, _, sport, dport, seq, flags, payload in segs:
-        if src == guest_ip and sport == 80:
-            conns.setdefault(dport, []).append((t, seq, flags, payload))
+    for t, src, dst, sport, dport, seq, flags, payload in segs:
+        if src in guest_ips and sport == 80:
+            conns.setdefault((dst, dport), []).append((t, seq, flags, payload))
             if flags & 0x02:
-                syns.setdefault(dport, set()).add(seq)
+                syns.setdefault((dst, dport), set()).add(seq)
     return conns, {port for port, isns in syns.items() if len(isns) > 1}
 
 
@@ -220,7 +221,7 @@ def _check_clocks(named_times, failures):
                             "the clocks are not comparable")
 
 
-def check_release(client_pcap, tap_pcap, client_ip, guest_ip, pvm, svm, windows,
+def check_release(client_pcap, tap_pcap, client_ips, guest_ips, pvm, svm, windows,
                   computed, capture_window, run_window):
     """Failures (one line each) and figures of the captures: every answer
     the client received carries the PVM's value, none an SVM-only value,
@@ -228,7 +229,9 @@ def check_release(client_pcap, tap_pcap, client_ip, guest_ip, pvm, svm, windows,
     (a different value, or none at all) that carries the PVM's value was
     emitted by the PVM (tap_pcap: the capture on its tap, in the primary
     host) before a checkpoint stopped it and reached the client
-    (client_pcap) after that checkpoint was committed. Only the segments
+    (client_pcap) after that checkpoint was committed. client_ips and
+    guest_ips: the client's and the guest's addresses (IPv4 and IPv6),
+    as tcp_segments writes them. Only the segments
     emitted before the SVM was given the PVM's value by a checkpoint
     are checked (see _check_answer); computed: {tag: (lo, hi)}, when the
     PVM computed each value (compute_windows).
@@ -246,13 +249,13 @@ def check_release(client_pcap, tap_pcap, client_ip, guest_ip, pvm, svm, windows,
                     [t for w in computed.values() for t in w], run_window)), failures)
     ports, seen_values = {}, set()
     for t, src, _, sport, _, _, _, payload in client:
-        if src == client_ip:
+        if src in client_ips:
             for tag in REQUEST.findall(payload):
-                ports.setdefault(tag.decode(), sport)
-        elif src == guest_ip:
+                ports.setdefault(tag.decode(), (src, sport))
+        elif src in guest_ips:
             seen_values.update(v.decode() for _, v in RANDOM_BODY.findall(payload))
-    (received, reused), (emitted, reused_tap) = (_connections(client, guest_ip),
-                                                 _connections(tap, guest_ip))
+    (received, reused), (emitted, reused_tap) = (_connections(client, guest_ips),
+                                                 _connections(tap, guest_ips))
     leaked = seen_values & (set(svm.values()) - set(pvm.values()))
     if leaked:
         failures.append(f"the client received {len(leaked)} value(s) only the SVM "
@@ -264,7 +267,7 @@ def check_release(client_pcap, tap_pcap, client_ip, guest_ip, pvm, svm, windows,
         if port is None or port not in received:
             failures.append(f"request {tag}: not in the client's capture")
         elif port in reused | reused_tap:
-            failures.append(f"request {tag}: its client port {port} served several "
+            failures.append(f"request {tag}: its client end {port} served several "
                             "connections, the captures cannot tell them apart")
         elif tag in differing and tag not in computed:
             failures.append(f"request {tag}: no console lines tell when the PVM "

@@ -51,10 +51,12 @@ class Net:
     """The guest's network. proxy: "compare" (upstream's userspace stack)
     or "nic" (colo-nic, with script: colo-proxy-script.sh). queues > 1: a
     multiqueue tap and virtio-net, one vCPU per queue so the guest uses
-    them all; otherwise an e1000 on a single-queue tap."""
+    them all; otherwise an e1000 on a single-queue tap. ipv6: the guest
+    has an IPv6 address too (otherwise its kernel runs without IPv6)."""
     proxy: str = "compare"
     script: str = ""
     queues: int = 1
+    ipv6: bool = False
 
     def device(self):
         if self.queues == 1:
@@ -63,10 +65,10 @@ class Net:
                 f"vectors={2 * self.queues + 2}")
 
 
-def kernel_cmdline(dirty_kbps=0, records=False):
+def kernel_cmdline(dirty_kbps=0, records=False, ipv6=False):
     """The guest kernel's command line: its address, the memory dirtier's
-    rate and whether it writes records to its disk."""
-    return (f"console=ttyS0 ipv6.disable=1 quiet panic=-1 "
+    rate, whether it writes records to its disk and whether it has IPv6."""
+    return (f"console=ttyS0 {'' if ipv6 else 'ipv6.disable=1 '}quiet panic=-1 "
             f"colo.ip={GUEST_IP}/{LAN_PREFIX} colo.dirty_kbps={dirty_kbps} "
             f"colo.records={int(records)}")
 
@@ -78,7 +80,7 @@ def common_args(name, guest, rundir, dirty_kbps=0, net=Net(), records=False):
             "-m", "256", "-smp", str(net.queues), "-nodefaults", "-display", "none",
             "-kernel", os.path.join(guest, "vmlinuz"),
             "-initrd", os.path.join(guest, "initrd.img"),
-            "-append", kernel_cmdline(dirty_kbps, records),
+            "-append", kernel_cmdline(dirty_kbps, records, net.ipv6),
             "-chardev", f"file,id=serial0,path={rundir}/{name}-serial.log",
             "-serial", "chardev:serial0",
             "-qmp", f"unix:{rundir}/{name}-qmp.sock,server=on,wait=off",

@@ -9,7 +9,7 @@ from .capture import Capture
 from .mismatch import check_release, checkpoint_windows, compute_windows, random_values
 from .report import (check_requests, checkpoint_pauses, first_answer_after, pause_summary,
                      phase_medians, request_summary)
-from .topology import CLIENT_IP, GUEST_IP
+from .topology import CLIENT_IP, CLIENT_IP6, GUEST_IP, GUEST_IP6
 
 
 def _base_summary(lab, name):
@@ -250,7 +250,7 @@ def kill_secondary(lab, opts):
 
 # nic-mismatch: answers of random length up to this many bytes (several
 # segments, GSO-sized on the tap); the second half of the requests is
-# asked by this many clients at once.
+# asked by this many clients at once; every other request over IPv6.
 MISMATCH_MAX_PAD = 200_000
 MISMATCH_PARALLEL = 3
 # The checkpoint period while the requests run: the checkpoints then come
@@ -259,15 +259,20 @@ MISMATCH_PARALLEL = 3
 MISMATCH_PERIOD_MS = 20_000
 
 
+def _over_ipv6(tag):
+    return int(tag[1:]) % 2 == 1
+
+
 def _random_answers(lab, n, seed):
     """Ask /cgi-bin/random n times, each with a padding of random length:
-    one after the other, then MISMATCH_PARALLEL at a time; {tag: (answer,
-    padding)}."""
+    one after the other, then MISMATCH_PARALLEL at a time, the odd ones
+    over IPv6; {tag: (answer, padding)}."""
     rng = random.Random(seed)
     pads = {f"r{i}": rng.randrange(MISMATCH_MAX_PAD + 1) for i in range(n)}
 
     def ask(tag):
-        return lab.client_get(f"/cgi-bin/random?tag={tag}&pad={pads[tag]}", timeout=30.0)
+        return lab.client_get(f"/cgi-bin/random?tag={tag}&pad={pads[tag]}", timeout=30.0,
+                              ipv6=_over_ipv6(tag))
 
     tags = sorted(pads, key=lambda tag: int(tag[1:]))
     answers = {tag: ask(tag) for tag in tags[:n // 2]}
@@ -288,7 +293,7 @@ def _check_random_answers(answers, pvm, failures):
 def nic_mismatch(lab, opts):
     """colo-nic under output that differs between the VMs: answers of
     /cgi-bin/random, of random length, asked by one client, then by
-    several at once.
+    several at once, over IPv4 and IPv6.
     Each is a mismatch. The client's capture shows only the PVM's
     answers; each segment of them that carries the differing value was
     emitted on the PVM's tap before a checkpoint stopped the PVM, and
@@ -326,7 +331,8 @@ def nic_mismatch(lab, opts):
     # Every checkpoint of the run, from QEMU's start to now
     windows = checkpoint_windows(primary.trace_path)
     computed = compute_windows(primary.trace_path)
-    failures, figures = check_release(client_pcap, tap_pcap, CLIENT_IP, GUEST_IP,
+    failures, figures = check_release(client_pcap, tap_pcap, {CLIENT_IP, CLIENT_IP6},
+                                      {GUEST_IP, GUEST_IP6},
                                       pvm, svm, windows, computed, capture_window,
                                       (run_start, time.time()))
     figures.update(seed=seed, answer_bytes=sum(len(body) for body, _ in answers.values()))
@@ -348,6 +354,9 @@ def nic_mismatch(lab, opts):
     elif not set(figures["checked"]) & set(sorted(answers, key=lambda t: int(t[1:]))
                                            [opts.requests // 2:]):
         failures.append("no answer asked in parallel was checked")
+    figures["checked_ipv6"] = sum(1 for tag in figures["checked"] if _over_ipv6(tag))
+    if figures["svm_differing"] and not figures["checked_ipv6"]:
+        failures.append("no answer asked over IPv6 was checked")
     nic_mismatches = (counters["primary"]["mismatches"] -
                       counters_before["primary"]["mismatches"])
     summary["colo_nic_mismatches"] = nic_mismatches
@@ -396,7 +405,7 @@ from .faults import SCENARIOS as _FAULT_SCENARIOS  # noqa: E402
 SCENARIOS.update(_FAULT_SCENARIOS)
 
 # The network of the scenarios that do not use upstream's colo-compare stack
-NETS = {"nic-steady": {"proxy": "nic"}, "nic-mismatch": {"proxy": "nic"},
+NETS = {"nic-steady": {"proxy": "nic"}, "nic-mismatch": {"proxy": "nic", "ipv6": True},
         "nic-kill-primary": {"proxy": "nic"}, "nic-kill-secondary": {"proxy": "nic"},
         "nic-multiqueue": {"proxy": "nic", "queues": 2}}
 

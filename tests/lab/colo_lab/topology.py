@@ -23,6 +23,10 @@ import subprocess
 CLIENT_IP = "10.77.0.1"
 GUEST_IP = "10.77.0.10"
 LAN_PREFIX = 24
+# The LAN's IPv6 addresses (the guest's is the default of its colo.ip6)
+CLIENT_IP6 = "fd77::1"
+GUEST_IP6 = "fd77::10"
+LAN_PREFIX6 = 64
 PRIMARY_FT_IP = "10.77.1.1"
 SECONDARY_FT_IP = "10.77.1.2"
 
@@ -127,6 +131,8 @@ class Topology:
         self._bridge(self.secondary, "lan-pri")
         run("ip", "-n", self.client, "addr", "add",
             f"{CLIENT_IP}/{LAN_PREFIX}", "dev", "eth0")
+        run("ip", "-n", self.client, "addr", "add",
+            f"{CLIENT_IP6}/{LAN_PREFIX6}", "dev", "eth0", "nodad")
         run("ip", "-n", self.primary, "addr", "add", f"{PRIMARY_FT_IP}/24", "dev", "ft0")
         run("ip", "-n", self.secondary, "addr", "add", f"{SECONDARY_FT_IP}/24", "dev", "ft0")
 
