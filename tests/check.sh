@@ -17,12 +17,14 @@ passed=0
 failed=0
 failures=()
 
-# Upstream binaries: unit tests and qtests, and how long each may take.
+# QEMU's test binaries (upstream's and the series'): unit tests and qtests,
+# and how long each may take.
 UPSTREAM_TESTS=(
     "tests/unit/test-replication 120"
     "tests/unit/test-colo-compare-engine 60"
     "tests/unit/test-colo-rewriter 60"
     "tests/unit/test-colo-nic-netlink 60"
+    "tests/unit/test-colo-nic-datapath 60"
     "tests/unit/test-colo-channel 60"
     "tests/qtest/blockdev-child-test 60"
     "tests/qtest/test-netfilter 120"
