@@ -17,6 +17,7 @@ class QMP:
     def __init__(self, path, name, connect_timeout=60.0, alive=None):
         self.name = name
         self.events = []
+        self._commands = None   # has_command(): asked at its first call
         self._sock = self._connect(path, connect_timeout, alive)
         self._file = self._sock.makefile("r", encoding="utf-8")
         greeting = self._read()
@@ -70,7 +71,7 @@ class QMP:
 
     def has_command(self, command):
         """Whether this QEMU has command (asked once per connection)."""
-        if not hasattr(self, "_commands"):
+        if self._commands is None:
             self._commands = {c["name"] for c in self.cmd("query-commands")}
         return command in self._commands
 
